@@ -1,0 +1,26 @@
+# CityGIS — `make run` serves the demo on http://127.0.0.1:8000, `make test` runs the whole suite.
+# Both do the whole set-up first (scripts/setup.sh) and are idempotent.
+SHELL := /bin/bash
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 3
+VENV := .venv/bin
+
+.PHONY: setup run test bench lint clean-var
+
+setup:
+	./scripts/setup.sh
+
+run: setup
+	$(VENV)/gunicorn city_gis.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) \
+	  --threads 4 --timeout 120 --control-socket var/gunicorn.ctl --access-logfile -
+
+test:
+	SETUP_STEPS="packages browser db venv migrate demo mapconfig" ./scripts/setup.sh
+	$(VENV)/pytest
+
+bench: setup
+	$(VENV)/python -m bench
+
+lint:
+	$(VENV)/ruff check .

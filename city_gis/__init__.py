@@ -1,0 +1,1 @@
+"""CityGIS Django project and the urban-management core (accounts, grid, cases, evaluation)."""

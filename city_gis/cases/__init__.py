@@ -1,0 +1,1 @@
+"""The case (案卷) workflow, deadlines and audit trail."""

@@ -1,0 +1,1 @@
+"""Evaluation indicators per area, department, inspector and period."""

@@ -1,0 +1,1 @@
+"""Administrative units, unit grid cells, components and geocoding."""

@@ -1,0 +1,1 @@
+"""The Liupanshui demo dataset builder and its small source files."""

@@ -1,0 +1,68 @@
+"""Runs the demo steps in order, each at most once (recorded in DemoBuild), deterministically seeded.
+
+A step is a dotted path to `run(ctx: DemoContext) -> None`. Apps add their step here; a step whose module
+does not exist yet is skipped with a warning so partial checkouts still build.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from data.models import DemoBuild
+
+STEPS: list[tuple[str, str]] = [
+    ("accounts", "data.demo.accounts"),
+    ("city", "data.demo.city"),
+    ("rasters", "data.demo.rasters"),
+    ("grid", "data.demo.grid"),
+    ("categories", "city_gis.cases.demo_categories"),
+    ("components", "city_gis.grid.demo_components"),
+    ("history", "city_gis.cases.demo_history"),
+]
+
+
+@dataclass
+class DemoContext:
+    """What every step gets: the seed, the options, a seeded RNG and a progress flag."""
+
+    seed: int = 20261125
+    history_days: int = 90
+    cases_per_day: int = 300
+    progress: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def rng(self, step: str) -> random.Random:
+        """A random generator seeded by the demo seed and the step name (stable across runs)."""
+        return random.Random(f"{self.seed}:{step}")
+
+
+def build_demo(ctx: DemoContext | None = None, *, force: bool = False, only: list[str] | None = None, log=print) -> list[str]:
+    """Run every demo step not yet done (or all with `force`); return the names of steps run."""
+    ctx = ctx or DemoContext()
+    ran = []
+    for name, module_path in STEPS:
+        if only and name not in only:
+            continue
+        if not force and DemoBuild.objects.filter(step=name).exists():
+            continue
+        try:
+            module = importlib.import_module(module_path)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_path.startswith(exc.name):
+                log(f"[demo] step {name}: {module_path} not available, skipped")
+                continue
+            raise
+        log(f"[demo] step {name} …")
+        with transaction.atomic():
+            module.run(ctx)
+            DemoBuild.objects.update_or_create(
+                step=name,
+                defaults={"seed": ctx.seed, "options": {"history_days": ctx.history_days, "cases_per_day": ctx.cases_per_day}},
+            )
+        ran.append(name)
+    return ran

@@ -1,0 +1,1 @@
+"""REST API for field inspectors and Open311 GeoReport v2."""

@@ -1,0 +1,1 @@
+"""Web pages: dispatcher console, mobile reporter, layer viewer, evaluation dashboard."""

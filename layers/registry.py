@@ -1,0 +1,72 @@
+"""Registering layers and keeping their statistics (feature count, extent, last update) current."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from city_gis.accounts.models import Department
+
+from .models import Layer
+from .signals import layer_changed
+
+
+def register_layer(name: str, *, owner: Department | str, **fields: Any) -> Layer:
+    """Create or update the registry entry `name` (`<theme>.<name>`) and announce the change.
+
+    `owner` is a Department or its code; other keyword arguments are Layer fields.
+    """
+    if isinstance(owner, str):
+        owner = Department.objects.get(code=owner)
+    fields.setdefault("theme", name.split(".", 1)[0])
+    readers = fields.pop("readers", None)
+    layer, _created = Layer.objects.update_or_create(name=name, defaults={"owner": owner, **fields})
+    layer.full_clean()
+    if readers is not None:
+        layer.readers.set(readers)
+    refresh_stats(layer, announce=False)
+    transaction.on_commit(lambda: layer_changed.send(sender=Layer, layer=layer, what="metadata", bbox=None))
+    return layer
+
+
+def _qualified(table: str) -> str:
+    return ".".join(connection.ops.quote_name(part) for part in table.split("."))
+
+
+def layer_from_sql(layer: Layer) -> str:
+    """`FROM … WHERE …` fragment selecting the layer's features (identifiers validated by the model)."""
+    sql = f"FROM {_qualified(layer.source_table)}"
+    if layer.source_filter:
+        sql += f" WHERE ({layer.source_filter})"
+    return sql
+
+
+def refresh_stats(layer: Layer, *, bbox: tuple[float, float, float, float] | None = None, announce: bool = True) -> Layer:
+    """Recompute feature count and extent of a vector layer in PostGIS; stamp last_update.
+
+    With `announce`, send `layer_changed(what="features", bbox=bbox)` after commit.
+    """
+    if layer.kind == "vector" and layer.source_table:
+        geom = connection.ops.quote_name(layer.geom_column)
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT count(*), ST_AsEWKT(ST_Envelope(ST_Extent({geom})::geometry)) {layer_from_sql(layer)}"
+            )
+            count, extent = cur.fetchone()
+        from django.contrib.gis.geos import GEOSGeometry, Polygon
+
+        env = None
+        if extent:
+            g = GEOSGeometry(extent)
+            env = g if isinstance(g, Polygon) else Polygon.from_bbox(g.buffer(1e-6).extent)
+            env.srid = 4490
+        Layer.objects.filter(pk=layer.pk).update(feature_count=count, extent=env, last_update=timezone.now())
+        layer.feature_count, layer.extent = count, env
+    else:
+        Layer.objects.filter(pk=layer.pk).update(last_update=timezone.now())
+    layer.last_update = timezone.now()
+    if announce:
+        transaction.on_commit(lambda: layer_changed.send(sender=Layer, layer=layer, what="features", bbox=bbox))
+    return layer

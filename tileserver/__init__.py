@@ -1,0 +1,1 @@
+"""MapServer mapfiles and MapProxy configuration generated from the layer registry; OGC endpoints."""
