@@ -112,6 +112,9 @@ DATABASES = {
     )
 }
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+# Parallel test runs on one server need distinct test databases.
+if os.environ.get("CITYGIS_TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["CITYGIS_TEST_DB_NAME"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
