@@ -1,0 +1,91 @@
+"""Token login (through django-axes, so failed attempts count and lock out) and token revocation."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .serializers import ErrorSerializer
+from .throttles import TokenLoginThrottle
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+
+
+TokenResponse = inline_serializer(
+    "TokenResponse",
+    {
+        "token": serializers.CharField(),
+        "username": serializers.CharField(),
+        "display_name": serializers.CharField(),
+        "roles": serializers.ListField(child=serializers.CharField()),
+        "department": serializers.CharField(allow_null=True),
+    },
+)
+
+
+class TokenView(APIView):
+    """POST username + password → token; DELETE revokes the caller's token."""
+
+    throttle_classes = [TokenLoginThrottle]
+
+    def get_authenticators(self):
+        # Login must not fail on a stale token header; revocation needs the caller's credentials.
+        if self.request.method == "POST":
+            return []
+        return super().get_authenticators()
+
+    def get_permissions(self):
+        return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        request=TokenRequestSerializer,
+        responses={200: TokenResponse, 400: ErrorSerializer, 401: ErrorSerializer, 429: ErrorSerializer},
+        auth=[],
+        summary=_("登录并获取令牌"),
+    )
+    def post(self, request):
+        ser = TokenRequestSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        django_request = request._request
+        user = authenticate(request=django_request, **ser.validated_data)
+        if getattr(django_request, "axes_locked_out", False):
+            # Answer the lockout ourselves in JSON; clear the flag so AxesMiddleware does not swap in its page.
+            django_request.axes_locked_out = False
+            hours = float(getattr(settings, "AXES_COOLOFF_TIME", 0) or 0)
+            response = Response(
+                {"detail": _("登录失败次数过多，账户已被暂时锁定，请 %(m)d 分钟后再试。") % {"m": round(hours * 60)}},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
+            if hours:
+                response["Retry-After"] = str(int(hours * 3600))
+            return response
+        if user is None or not user.is_active:
+            return Response({"detail": _("用户名或密码错误。")}, status=status.HTTP_401_UNAUTHORIZED,
+                            headers={"WWW-Authenticate": "Token"})
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response(
+            {
+                "token": token.key,
+                "username": user.username,
+                "display_name": user.label,
+                "roles": list(user.roles),
+                "department": user.department.code if user.department_id else None,
+            }
+        )
+
+    @extend_schema(operation_id="auth_token_destroy", request=None, responses={204: None, 401: ErrorSerializer},
+                   summary=_("注销令牌"))
+    def delete(self, request):
+        Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
