@@ -1,8 +1,8 @@
 """Administrative units (district → street → community) and unit grid cells (万米单元网格), EPSG:4490.
 
 Codes follow DOMAIN.md: district 6 digits (GB/T 2260), street = district + 3, community = street + 3,
-cell = community + sequence (2 digits by default, `CITYGIS_CELL_SEQ_WIDTH`). Components (部件) live in
-city_gis/grid/components.py's model module once built.
+cell = community + sequence (2 digits by default, `CITYGIS_CELL_SEQ_WIDTH`). Components (部件) are the
+`Component` model below.
 """
 
 from __future__ import annotations
@@ -94,3 +94,50 @@ class ResponsibilityArea(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ComponentState(models.TextChoices):
+    INTACT = "intact", _("完好")
+    DAMAGED = "damaged", _("损坏")
+    LOST = "lost", _("丢失")
+    REMOVED = "removed", _("废弃")
+
+
+class Component(models.Model):
+    """A component (部件): a physical city asset with a 16-digit identifier.
+
+    code = district 6 + big class 2 + small class 2 + serial 6 (e.g. 5202010101000001).
+    """
+
+    code = models.CharField(_("部件标识码"), max_length=16, unique=True)
+    name = models.CharField(_("名称"), max_length=80)
+    category = models.ForeignKey(
+        "cases.Category", verbose_name=_("小类"), on_delete=models.PROTECT, related_name="components"
+    )
+    competent_department = models.ForeignKey(
+        "accounts.Department", verbose_name=_("主管部门"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    owner_department = models.ForeignKey(
+        "accounts.Department", verbose_name=_("权属部门"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    maintainer_department = models.ForeignKey(
+        "accounts.Department", verbose_name=_("养护部门"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    cell = models.ForeignKey(Cell, verbose_name=_("单元网格"), null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="components")
+    state = models.CharField(_("状态"), max_length=10, choices=ComponentState.choices, default=ComponentState.INTACT)
+    initial_date = models.DateField(_("初始日期"))
+    changed_date = models.DateField(_("变更日期"), null=True, blank=True)
+    source = models.CharField(_("数据来源"), max_length=80, blank=True)
+    geom = models.PointField(srid=SRID)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("部件")
+        verbose_name_plural = _("部件")
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.code}）"
