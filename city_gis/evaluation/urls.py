@@ -1,3 +1,11 @@
-"""URL routes of this app (mounted by city_gis/urls.py)."""
+"""URL routes of the evaluation app (mounted under /api/v1/ by city_gis/urls.py)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from .api import DrilldownView, EvaluationView, ExportView
+
+urlpatterns = [
+    path("evaluation/", EvaluationView.as_view(), name="evaluation"),
+    path("evaluation/drilldown/", DrilldownView.as_view(), name="evaluation-drilldown"),
+    path("evaluation/export/", ExportView.as_view(), name="evaluation-export"),
+]

@@ -23,6 +23,7 @@ STEPS: list[tuple[str, str]] = [
     ("categories", "city_gis.cases.demo_categories"),
     ("components", "city_gis.grid.demo_components"),
     ("history", "city_gis.cases.demo_history"),
+    ("evaluation", "city_gis.evaluation.demo"),
 ]
 
 
