@@ -1,0 +1,296 @@
+"""Catalog REST API: layer metadata, features as GeoJSON, import (multipart upload) and export.
+
+Reading is open to everyone but filtered by layers.access (hidden layers answer 404); writing needs
+layers.access.can_write (403 otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from .access import can_write, visible_layers
+from .exporter import CONTENT_TYPES, FORMATS, ExportError, export_layer
+from .features import QueryError, parse_bbox, parse_filter, query_features
+from .importer import LayerCreate, LayerImportError, import_file
+from .models import Classification, Layer, Theme
+
+CRS_URN = "urn:ogc:def:crs:EPSG::4490"
+DEFAULT_LIMIT, MAX_LIMIT = 100, 10_000
+
+
+class OwnerSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField(source="name_zh")
+
+
+class LayerSerializer(serializers.ModelSerializer):
+    """Everything a client needs to find, describe and show a layer."""
+
+    owner = OwnerSerializer(read_only=True)
+    bbox = serializers.SerializerMethodField(help_text="[minx, miny, maxx, maxy]，EPSG:4490 经度/纬度")
+    wms_layer = serializers.CharField(source="name", read_only=True)
+    legend_url = serializers.SerializerMethodField()
+    tile_url = serializers.SerializerMethodField()
+    features_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Layer
+        fields = [
+            "name", "title_zh", "title_en", "abstract", "theme", "owner", "kind", "geometry_type", "srid",
+            "classification", "keywords", "update_frequency", "bbox", "feature_count", "last_update",
+            "wms_layer", "style", "legend_url", "tile_url", "features_url", "min_zoom", "max_zoom",
+            "cacheable", "is_generic",
+        ]
+        read_only_fields = fields
+
+    def get_bbox(self, layer: Layer) -> list[float] | None:
+        return list(layer.bbox) if layer.bbox else None
+
+    def get_legend_url(self, layer: Layer) -> str:
+        query = urlencode({"SERVICE": "WMS", "REQUEST": "GetLegendGraphic", "LAYER": layer.name,
+                           "FORMAT": "image/png", "VERSION": "1.3.0"})
+        return f"/ows?{query}"
+
+    def get_tile_url(self, layer: Layer) -> str:
+        return f"/tiles/{layer.name}/webmercator/{{z}}/{{x}}/{{y}}.png"
+
+    def get_features_url(self, layer: Layer) -> str | None:
+        return f"/api/v1/layers/{layer.name}/features/" if layer.kind == "vector" else None
+
+
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    srs = serializers.CharField(required=False, allow_blank=True, help_text="源坐标系，如 EPSG:4544（文件未声明时必填）")
+    skip_rejected = serializers.BooleanField(required=False, default=False)
+
+
+class ImportSerializer(UploadSerializer):
+    mode = serializers.ChoiceField(choices=["append", "replace"], default="append")
+
+
+class CreateSerializer(UploadSerializer):
+    name = serializers.CharField()
+    title_zh = serializers.CharField()
+    title_en = serializers.CharField(required=False, allow_blank=True, default="")
+    abstract = serializers.CharField(required=False, allow_blank=True, default="")
+    theme = serializers.ChoiceField(choices=Theme.choices, required=False)
+    department = serializers.CharField(required=False, help_text="责任部门代码；默认为当前用户所在部门")
+    classification = serializers.ChoiceField(choices=Classification.choices, default=Classification.INTERNAL)
+
+
+ReportSerializer = inline_serializer(
+    "ImportReport",
+    {
+        "layer": serializers.CharField(), "mode": serializers.CharField(), "source_crs": serializers.CharField(),
+        "rows_read": serializers.IntegerField(), "rows_written": serializers.IntegerField(),
+        "rows_rejected": serializers.IntegerField(), "rows_repaired": serializers.IntegerField(),
+        "rows_deleted": serializers.IntegerField(), "created": serializers.BooleanField(),
+        "rejected": serializers.ListField(child=serializers.DictField()),
+        "bbox": serializers.ListField(child=serializers.FloatField(), allow_null=True),
+    },
+)
+
+
+def _int_param(request, name: str, default: int, maximum: int | None = None) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValidationError({name: f"必须是整数，得到 {raw!r}"}) from exc
+    if value < 0 or (maximum is not None and value > maximum):
+        raise ValidationError({name: f"取值范围 0–{maximum if maximum is not None else '∞'}，得到 {value}"})
+    return value
+
+
+def _run_import(upload, layer_name: str, user, **kwargs) -> dict:
+    """Save the upload to a temporary file (keeping only its extension) and import it."""
+    if upload.size > settings.CITYGIS_IMPORT_MAX_BYTES:
+        raise ValidationError({"file": f"文件超过上限 {settings.CITYGIS_IMPORT_MAX_BYTES} 字节"})
+    suffix = Path(upload.name or "").suffix.lower()[:10]
+    with tempfile.TemporaryDirectory(prefix="citygis-upload-") as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        with path.open("wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
+        try:
+            return import_file(path, layer_name, user=user, **kwargs).to_dict()
+        except LayerImportError as exc:
+            detail = {exc.field: str(exc).replace(str(path), upload.name or "file")}
+            if exc.report:
+                detail["report"] = exc.report
+            raise ValidationError(detail) from exc
+        except PermissionError as exc:
+            raise PermissionDenied(str(exc)) from exc
+
+
+class LayerViewSet(viewsets.ReadOnlyModelViewSet):
+    """`/api/v1/layers/`: the layer catalog."""
+
+    serializer_class = LayerSerializer
+    lookup_field = "name"
+    lookup_value_regex = r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*"
+    pagination_class = None
+
+    def get_permissions(self):
+        if self.action in ("create", "import_features"):
+            return [permissions.IsAuthenticated()]
+        return [permissions.AllowAny()]
+
+    def perform_content_negotiation(self, request, force=False):
+        # `?format=gpkg` on export names the file format, not a DRF renderer: don't let DRF 404 on it.
+        if getattr(self, "action", None) == "export":
+            renderer = self.get_renderers()[0]
+            return renderer, renderer.media_type
+        return super().perform_content_negotiation(request, force)
+
+    def get_queryset(self):
+        qs = visible_layers(self.request.user).select_related("owner")
+        theme = self.request.query_params.get("theme")
+        owner = self.request.query_params.get("owner")
+        if theme:
+            qs = qs.filter(theme=theme)
+        if owner:
+            qs = qs.filter(owner__code=owner)
+        return qs
+
+    @extend_schema(parameters=[
+        OpenApiParameter("theme", str, description="按主题过滤，如 land"),
+        OpenApiParameter("owner", str, description="按责任部门代码过滤，如 land"),
+    ])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        request={"multipart/form-data": CreateSerializer},
+        responses={201: ReportSerializer},
+        description="新建通用图层并导入文件（zip Shapefile / GeoPackage / GeoJSON / CSV）。",
+    )
+    def create(self, request):
+        form = CreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        department = data.get("department") or getattr(request.user.department, "code", None)
+        if not department:
+            raise ValidationError({"department": "必须指定责任部门"})
+        spec = LayerCreate(department=department, title_zh=data["title_zh"], title_en=data["title_en"],
+                           theme=data.get("theme"), classification=data["classification"], abstract=data["abstract"])
+        report = _run_import(data["file"], data["name"], request.user, create=spec, srs=data.get("srs") or None,
+                             skip_rejected=data["skip_rejected"])
+        return Response(report, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request={"multipart/form-data": ImportSerializer}, responses={200: ReportSerializer},
+                   description="向已有图层导入文件；mode=replace 先清空。仅责任部门的数据管理员或管理员。")
+    @action(detail=True, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
+    def import_features(self, request, name=None):
+        layer = self.get_object()
+        if not can_write(request.user, layer):
+            raise PermissionDenied(f"无权写入图层 {layer.name}")
+        form = ImportSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        report = _run_import(data["file"], layer.name, request.user, srs=data.get("srs") or None,
+                             mode=data["mode"], skip_rejected=data["skip_rejected"])
+        return Response(report)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("bbox", str, description="minx,miny,maxx,maxy（经度,纬度，EPSG:4490）"),
+            OpenApiParameter("limit", int, description=f"每页要素数，默认 {DEFAULT_LIMIT}，最多 {MAX_LIMIT}"),
+            OpenApiParameter("offset", int),
+            OpenApiParameter("filter", str, description="属性过滤 <属性>=<值>"),
+        ],
+        responses={(200, "application/geo+json"): OpenApiTypes.OBJECT},
+        description="要素 GeoJSON（EPSG:4490，坐标顺序为经度、纬度），分页。",
+    )
+    @action(detail=True, methods=["get"])
+    def features(self, request, name=None):
+        layer = self.get_object()
+        if layer.kind != "vector":
+            raise NotFound(f"{layer.name} 是栅格图层，没有要素")
+        limit = _int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+        offset = _int_param(request, "offset", 0)
+        try:
+            page = query_features(layer, bbox=parse_bbox(request.query_params.get("bbox")),
+                                  filter_=parse_filter(request.query_params.get("filter")), limit=limit, offset=offset)
+        except QueryError as exc:
+            raise ValidationError({exc.param: str(exc)}) from exc
+        features = [
+            {"type": "Feature", "id": f["id"], "geometry": json.loads(f["geometry"]) if f["geometry"] else None,
+             "properties": f["properties"]}
+            for f in page.features
+        ]
+        body = {
+            "type": "FeatureCollection",
+            "crs": {"type": "name", "properties": {"name": CRS_URN}},
+            "crs_note": "CGCS2000（EPSG:4490），坐标顺序为经度、纬度 / lon,lat order",
+            "numberMatched": page.number_matched,
+            "numberReturned": len(features),
+            "features": features,
+            "links": self._links(request, page.number_matched, limit, offset),
+        }
+        return Response(body, content_type="application/geo+json")
+
+    def _links(self, request, matched: int, limit: int, offset: int) -> list[dict]:
+        links = [{"rel": "self", "href": request.build_absolute_uri()}]
+        params = request.query_params.copy()
+        if offset + limit < matched:
+            params["offset"], params["limit"] = str(offset + limit), str(limit)
+            links.append({"rel": "next", "href": request.build_absolute_uri(f"?{params.urlencode()}")})
+        if offset > 0:
+            params["offset"], params["limit"] = str(max(0, offset - limit)), str(limit)
+            links.append({"rel": "prev", "href": request.build_absolute_uri(f"?{params.urlencode()}")})
+        return links
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=[*FORMATS], required=True),
+            OpenApiParameter("bbox", str, description="minx,miny,maxx,maxy（经度,纬度，EPSG:4490）"),
+            OpenApiParameter("csv_geometry", str, enum=["auto", "wkt", "lonlat"]),
+        ],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        description="导出图层：gpkg、geojson、shp（zip）、csv（WKT 或经纬度）。",
+    )
+    @action(detail=True, methods=["get"])
+    def export(self, request, name=None):
+        layer = self.get_object()
+        fmt = request.query_params.get("format", "")
+        # `format` is also DRF's renderer override: it's consumed here, so answer JSON errors explicitly.
+        if fmt not in FORMATS:
+            raise ValidationError({"format": f"取 {', '.join(FORMATS)} 之一"})
+        csv_geometry = request.query_params.get("csv_geometry", "auto")
+        if csv_geometry not in ("auto", "wkt", "lonlat"):
+            raise ValidationError({"csv_geometry": "取 auto、wkt、lonlat 之一"})
+        try:
+            bbox = parse_bbox(request.query_params.get("bbox"))
+        except QueryError as exc:
+            raise ValidationError({exc.param: str(exc)}) from exc
+        fd, tmp = tempfile.mkstemp(prefix="citygis-export-", suffix=FORMATS[fmt])
+        os.close(fd)
+        try:
+            os.unlink(tmp)  # the writers want to create the file themselves
+            export_layer(layer, fmt, tmp, bbox=bbox, csv_geometry=csv_geometry)
+            handle = open(tmp, "rb")  # noqa: SIM115 — FileResponse closes it
+        except ExportError as exc:
+            raise ValidationError({exc.param: str(exc)}) from exc
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)  # the open handle keeps the data until the response is sent
+        filename = f"{layer.name.replace('.', '_')}{FORMATS[fmt]}"
+        return FileResponse(handle, as_attachment=True, filename=filename, content_type=CONTENT_TYPES[fmt])
+
