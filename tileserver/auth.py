@@ -1,0 +1,123 @@
+"""Who is asking (session, HTTP Basic or a personal DRF token) and which layers they may get.
+
+The decision is made by layers.access (role + department); MapProxy applies it through its
+`mapproxy.authorize` hook: forbidden layers vanish from capabilities, and explicit requests for them are
+refused — 401 with a Basic challenge for anonymous clients, 403 for authenticated ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
+
+from layers.access import visible_layers
+from layers.models import Classification, Layer, Theme
+
+from .mapproxy_conf import BASEMAP
+
+ROOT_LAYER = "citygis"
+# Group layers (the root and one per theme) are always listed; MapProxy filters their children.
+ALWAYS_ALLOWED = frozenset({ROOT_LAYER, *Theme.values})
+PERMISSIONS = {"map": True, "featureinfo": True, "legendgraphic": True, "tile": True}
+_CACHE_SECONDS = 30
+_readable_cache: dict[Any, tuple[float, frozenset[str]]] = {}
+
+
+class AuthenticationFailed(Exception):
+    """Credentials were given but are wrong (answered 401, never silently treated as anonymous)."""
+
+
+def _token_user(key: str):
+    from rest_framework.authtoken.models import Token
+
+    try:
+        token = Token.objects.select_related("user").get(key=key)
+    except (Token.DoesNotExist, ValueError):
+        raise AuthenticationFailed("invalid token") from None
+    if not token.user.is_active:
+        raise AuthenticationFailed("inactive user")
+    return token.user
+
+
+def request_user(request: HttpRequest):
+    """The user behind an OGC request: `Authorization: Basic|Token`, `?token=`, else the session."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            username, _, password = base64.b64decode(credentials.strip()).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise AuthenticationFailed("malformed Basic credentials") from None
+        user = authenticate(request, username=username, password=password)
+        if user is None or not user.is_active:
+            raise AuthenticationFailed("wrong username or password")
+        return user
+    if scheme.lower() in ("token", "bearer"):
+        return _token_user(credentials.strip())
+    for key, value in request.GET.items():
+        if key.lower() == "token":
+            return _token_user(value.strip())
+    return getattr(request, "user", None) or AnonymousUser()
+
+
+def registry_version() -> float:
+    """Changes whenever the configuration is regenerated (i.e. on every registry change)."""
+    from .service import current_yaml_mtime
+
+    return current_yaml_mtime()
+
+
+def readable_layer_names(user) -> frozenset[str]:
+    """Names of the layers `user` may read (cached briefly per user and registry version)."""
+    key = (user.pk if user is not None and user.is_authenticated else None, registry_version())
+    hit = _readable_cache.get(key)
+    now = time.monotonic()
+    if hit and now - hit[0] < _CACHE_SECONDS:
+        return hit[1]
+    names = set(visible_layers(user).values_list("name", flat=True))
+    # The composite base map is drawn from public base layers only (see mapproxy_conf.py).
+    names.add(BASEMAP)
+    result = frozenset(names)
+    if len(_readable_cache) > 1000:
+        _readable_cache.clear()
+    _readable_cache[key] = (now, result)
+    return result
+
+
+def public_layer_names() -> frozenset[str]:
+    return frozenset(Layer.objects.filter(classification=Classification.PUBLIC).values_list("name", flat=True))
+
+
+def _explicit_layers(service: str, layers: list[str], environ: dict[str, Any], query_extent) -> list[str]:
+    """Layers the client named itself (as opposed to capabilities listings and group expansion)."""
+    if service in ("tms", "wmts", "wmts.featureinfo"):
+        return list(layers) if query_extent is not None else []
+    params = {k.lower(): v for k, v in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)}
+    key = "query_layers" if service == "wms.featureinfo" else "layers"
+    return [n for n in params.get(key, "").split(",") if n]
+
+
+def make_authorize(user) -> Callable[..., dict[str, Any]]:
+    """The `mapproxy.authorize` callback for one request."""
+    readable = readable_layer_names(user)
+    anonymous = user is None or not user.is_authenticated
+
+    def allowed(name: str) -> bool:
+        return name in readable or name in ALWAYS_ALLOWED
+
+    def authorize(service: str, layers: list[str] | None = None, environ=None, query_extent=None, **_kw):
+        layers = list(layers or [])
+        forbidden = [n for n in _explicit_layers(service, layers, environ or {}, query_extent) if not allowed(n)]
+        if forbidden and anonymous:
+            return {"authorized": "unauthenticated"}
+        return {"authorized": "partial", "layers": {n: dict(PERMISSIONS) for n in layers if allowed(n)}}
+
+    return authorize

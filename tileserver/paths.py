@@ -1,0 +1,48 @@
+"""Where the generated configuration and the tile cache live (read from settings at call time, so tests can
+point them at a temporary directory)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+MAPFILE_NAME = "citygis.map"
+MAP_ALIAS = "CITYGIS"
+MAPSERVER_CONFIG_NAME = "mapserver.conf"
+MAPPROXY_YAML_NAME = "mapproxy.yaml"
+STAMP_NAME = "generated-for.txt"
+
+
+@dataclass(frozen=True)
+class ConfigPaths:
+    mapfile_dir: Path
+    mapproxy_dir: Path
+    cache_dir: Path
+
+    @property
+    def mapfile(self) -> Path:
+        return self.mapfile_dir / MAPFILE_NAME
+
+    @property
+    def mapserver_config(self) -> Path:
+        return self.mapfile_dir / MAPSERVER_CONFIG_NAME
+
+    @property
+    def mapproxy_yaml(self) -> Path:
+        return self.mapproxy_dir / MAPPROXY_YAML_NAME
+
+    @property
+    def stamp(self) -> Path:
+        """Records the database the configuration was generated for (guards automatic regeneration)."""
+        return self.mapproxy_dir / STAMP_NAME
+
+
+def config_paths() -> ConfigPaths:
+    """The configured directories (settings.CITYGIS_MAPFILE_DIR, …_MAPPROXY_DIR, …_TILE_CACHE_DIR)."""
+    return ConfigPaths(
+        Path(settings.CITYGIS_MAPFILE_DIR).resolve(),
+        Path(settings.CITYGIS_MAPPROXY_DIR).resolve(),
+        Path(settings.CITYGIS_TILE_CACHE_DIR).resolve(),
+    )
