@@ -1,1 +1,260 @@
-"""The one place that talks to the urban-management core (cases, categories, geocoding) for this app."""
+"""The one place that talks to the urban-management core (cases, categories, geocoding) for this app.
+
+Django's ValidationError / PermissionDenied raised by the core are turned into DRF's (400 / 403) here,
+IllegalTransition into 409, so the views only deal with DRF exceptions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+
+from django.contrib.gis.db.models.functions import Distance
+from django.contrib.gis.geos import Point
+from django.core import exceptions as django_exc
+from django.db.models import CharField, F, Q, QuerySet, Value
+from django.db.models.functions import Length
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+
+from city_gis.accounts.models import Role, User
+from city_gis.cases import services, workflow
+from city_gis.cases.models import (
+    OPEN_STATES,
+    Case,
+    CaseAttachment,
+    CaseHistory,
+    Category,
+    CategoryKind,
+    Source,
+    State,
+)
+from city_gis.grid.models import Community, Street
+
+from .photos import Photo, StoredFiles
+
+# Who sees every case; handlers see their department's, inspectors what they reported or are assigned.
+ALL_CASES_ROLES = (Role.OPERATOR, Role.LEADER, Role.DISPATCHER, Role.LEADER_VIEW)
+INSPECTOR_TASK_STATES = (State.PENDING_VERIFICATION, State.DISPOSED)
+HANDLER_TASK_STATES = (State.DISPATCHED,)
+TASK_ACTIONS = {
+    State.PENDING_VERIFICATION: ("verify_confirmed", "verify_not_found"),
+    State.DISPOSED: ("check_passed", "check_failed"),
+    State.DISPATCHED: ("dispose", "return", "request_extension", "request_suspend"),
+}
+REQUESTED_FIELD = "created_at"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = _("当前状态下不能执行该操作。")
+    default_code = "conflict"
+
+
+@contextmanager
+def core_errors():
+    """Translate the core's exceptions into DRF ones (400 naming the field, 403, 409)."""
+    try:
+        yield
+    except django_exc.ValidationError as exc:
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        raise exceptions.ValidationError(detail) from None
+    except django_exc.PermissionDenied as exc:
+        raise exceptions.PermissionDenied(str(exc) or None) from None
+    except workflow.IllegalTransition as exc:
+        raise Conflict(str(exc)) from None
+
+
+# --- categories --------------------------------------------------------------------------------------------
+def category_ref(category: Category) -> str:
+    """The code clients send: bare 4 digits for events; components carry their kind ("component:0101")
+    because the two trees reuse the same 4-digit codes (see services.find_category)."""
+    return category.code if category.kind == CategoryKind.EVENT else f"{category.kind}:{category.code}"
+
+
+def categories() -> QuerySet[Category]:
+    return Category.objects.filter(active=True).select_related("default_department").order_by("-kind", "code")
+
+
+def get_category(ref: str) -> Category | None:
+    try:
+        return services.find_category(ref)
+    except django_exc.ValidationError:
+        return None
+
+
+# --- visibility --------------------------------------------------------------------------------------------
+def visible_cases(user: User) -> QuerySet[Case]:
+    """Cases `user` may see: all for the centre's roles, own department's for handlers, own for inspectors."""
+    qs = Case.objects.all()
+    if not user.is_authenticated or not user.is_active:
+        return qs.none()
+    if user.has_role(*ALL_CASES_ROLES):
+        return qs
+    cond = Q(pk__in=[])
+    if Role.HANDLER in user.roles and user.department_id:
+        cond |= Q(department_id=user.department_id)
+    if Role.INSPECTOR in user.roles:
+        cond |= Q(reporter=user) | Q(assignee=user)
+    return qs.filter(cond)
+
+
+def task_cases(user: User) -> QuerySet[Case]:
+    """Open tasks of `user`: inspectors' verifications and checks, handlers' dispatched cases."""
+    cond = Q(pk__in=[])
+    if Role.INSPECTOR in user.roles:
+        mine = Q(assignee=user) | Q(assignee__isnull=True, cell__responsibility_areas__inspector=user)
+        cond |= Q(state__in=INSPECTOR_TASK_STATES) & mine
+    if Role.HANDLER in user.roles and user.department_id:
+        cond |= Q(state__in=HANDLER_TASK_STATES, department_id=user.department_id)
+    return Case.objects.filter(cond).distinct()
+
+
+def nearest_first(qs: QuerySet[Case], lon: float, lat: float) -> QuerySet[Case]:
+    here = Point(lon, lat, srid=4490)
+    return qs.annotate(distance=Distance("location", here)).order_by("distance", "stage_deadline")
+
+
+# --- reports -----------------------------------------------------------------------------------------------
+def create_report(*, user: User, source: str, category: str, location: Point, description: str,
+                  observed_at: dt.datetime | None, client_uuid=None, contact: dict | None = None,
+                  urgency: str | None = None) -> Case:
+    with core_errors():
+        return services.create_case(
+            source=source, category_code=category, location=location, description=description, reporter=user,
+            observed_at=observed_at, client_uuid=client_uuid, contact=contact, urgency=urgency,
+        )
+
+
+def attach_photos(case: Case, photos: list[Photo], user: User | None, files: StoredFiles,
+                  history: CaseHistory | None = None) -> list[CaseAttachment]:
+    """Store re-encoded photos (EXIF stripped) and thumbnails; `files` deletes them if the transaction fails."""
+    out = []
+    for p in photos:
+        out.append(CaseAttachment.objects.create(
+            case=case, history=history, image=files.save("photo", p.image), thumbnail=files.save("thumb", p.thumbnail),
+            taken_at=p.taken_at, gps=p.gps, uploaded_by=user,
+        ))
+    return out
+
+
+def geocode_of(case: Case) -> dict:
+    community = Community.objects.filter(code=case.community_code).only("name").first()
+    street = Street.objects.filter(code=case.street_code).only("name").first()
+    return {
+        "cell": case.cell_code,
+        "community": {"code": case.community_code, "name": community.name if community else ""},
+        "street": {"code": case.street_code, "name": street.name if street else ""},
+        "district": case.district_code,
+        "address": case.address,
+    }
+
+
+def duplicates_of(case: Case) -> list[dict]:
+    links = case.duplicate_links.select_related("original").order_by("distance_m")
+    return [{"id": link.original_id, "number": link.original.number, "state": link.original.state,
+             "distance_m": round(link.distance_m, 1)} for link in links]
+
+
+# --- transitions -------------------------------------------------------------------------------------------
+def perform(case: Case, action: str, user: User, fields: dict) -> Case:
+    with core_errors():
+        return workflow.perform(case, action, user, **fields)
+
+
+def latest_history(case: Case) -> CaseHistory | None:
+    return case.history.order_by("-seq").first()
+
+
+def allowed_action_names(case: Case, user: User) -> list[str]:
+    return [a.name for a in workflow.allowed_actions(case, user)]
+
+
+# --- Open311 -----------------------------------------------------------------------------------------------
+def service_of(category: Category) -> dict:
+    return {
+        "service_code": category_ref(category),
+        "service_name": category.name_zh,
+        "description": category.register_condition or category.name_zh,
+        "metadata": False,
+        "type": "realtime",
+        "keywords": category.name_en,
+        "group": category.big_name_zh,
+    }
+
+
+def public_cases() -> QuerySet[Case]:
+    """What Open311 publishes: every case except those merged into another (their survivor is listed)."""
+    return Case.objects.exclude(state=State.MERGED).select_related("category", "department")
+
+
+def number_in_lookup(ids: list[str]) -> dict:
+    return {"number__in": [i.strip() for i in ids]}
+
+
+def requested_between_lookup(start: dt.datetime, end: dt.datetime) -> dict:
+    return {"created_at__gte": start, "created_at__lte": end}
+
+
+def category_in_lookup(refs: list[str]) -> dict:
+    return {"category__in": [c for c in (get_category(r) for r in refs) if c is not None]}
+
+
+def filter_open311_status(qs: QuerySet[Case], status_: str) -> QuerySet[Case]:
+    return qs.filter(state__in=list(OPEN_STATES)) if status_ == "open" else qs.exclude(state__in=list(OPEN_STATES))
+
+
+def request_id(case: Case) -> str:
+    return case.number
+
+
+def service_requests(cases: list[Case]) -> list[dict]:
+    """Open311 service requests: public fields only (no reporter, contact or internal notes)."""
+    from .models import Open311Submission
+
+    media = dict(Open311Submission.objects.filter(case_id__in=[c.pk for c in cases]).values_list("case_id", "media_url"))
+    out = []
+    for c in cases:
+        out.append({
+            "service_request_id": c.number,
+            "status": "open" if c.state in OPEN_STATES else "closed",
+            "status_notes": str(State(c.state).label),
+            "service_name": c.category.name_zh,
+            "service_code": category_ref(c.category),
+            "description": c.description,
+            "agency_responsible": c.department.name_zh if c.department_id else "",
+            "service_notice": "",
+            "requested_datetime": c.created_at.isoformat(),
+            "updated_datetime": c.updated_at.isoformat(),
+            "expected_datetime": c.disposal_deadline.isoformat() if c.disposal_deadline else None,
+            "address": c.address,
+            "address_id": c.cell_code,
+            "zipcode": "",
+            "lat": round(c.location.y, 7),
+            "long": round(c.location.x, 7),
+            "media_url": media.get(c.pk, ""),
+        })
+    return out
+
+
+def locate(lat: float | None, lon: float | None, address: str) -> Point:
+    """The report's point: lat/long (WGS84 ≈ CGCS2000), else a community or street named in the address."""
+    if lat is not None and lon is not None:
+        return Point(lon, lat, srid=4490)
+    address = (address or "").strip()
+    if address:
+        for model in (Community, Street):
+            # The unit whose name the address contains; the longest name wins ("荷城街道" over "荷城").
+            unit = (model.objects.annotate(addr=Value(address, output_field=CharField()), n=Length("name"))
+                    .filter(n__gt=1, addr__contains=F("name")).order_by("-n").only("geom").first())
+            if unit is not None:
+                return unit.geom.point_on_surface
+    raise exceptions.ValidationError({"address_string": _("无法根据地址定位，请提供 lat/long。")})
+
+
+def create_public_report(*, category: Category, location: Point, description: str, contact: dict) -> Case:
+    with core_errors():
+        return services.create_case(
+            source=Source.OPEN311, category_code=category_ref(category), location=location,
+            description=description or category.name_zh, reporter=None, contact=contact,
+        )

@@ -6,6 +6,7 @@ import json
 
 from django.contrib.gis.geos import Point
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -32,7 +33,7 @@ class ErrorSerializer(serializers.Serializer):
 class PointField(serializers.Field):
     """A GeoJSON Point (object, or its JSON text in multipart forms) → GEOS Point in EPSG:4490."""
 
-    default_error_messages = {"invalid": _("需要 GeoJSON 点：{\"type\": \"Point\", \"coordinates\": [经度, 纬度]}。")}
+    default_error_messages = {"invalid": gettext_lazy("需要 GeoJSON 点：{{\"type\": \"Point\", \"coordinates\": [经度, 纬度]}}。")}
 
     def to_internal_value(self, data) -> Point:
         if isinstance(data, str):

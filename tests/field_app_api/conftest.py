@@ -67,3 +67,74 @@ def make_jpeg(*, size=(64, 48), gps: tuple[float, float] | None = None, taken: s
 @pytest.fixture
 def jpeg():
     return make_jpeg
+
+
+# A spot inside Zhongshan district (钟山区) of Liupanshui, used when the demo grid supplies no cell.
+FALLBACK_ORIGIN = (104.830, 26.590)
+FALLBACK_CELL = 0.001  # degrees (~100 m): two 100 m cells side by side
+
+
+def _square(x0: float, y0: float, size: float):
+    from django.contrib.gis.geos import Polygon
+
+    return Polygon(((x0, y0), (x0 + size, y0), (x0 + size, y0 + size), (x0, y0 + size), (x0, y0)), srid=4490)
+
+
+@pytest.fixture(scope="session")
+def field_area(django_db_setup, django_db_blocker):
+    """A current cell (committed) whose responsible inspector is inspector1, and a point inside it.
+
+    Uses the demo grid when it exists; otherwise builds a tiny synthetic area (removed after the session),
+    so these tests do not depend on the order in which the demo's steps land.
+    """
+    import datetime as dt
+
+    from django.contrib.gis.geos import MultiPolygon
+
+    from city_gis.accounts.models import User
+    from city_gis.grid.models import Cell, Community, District, ResponsibilityArea, Street
+
+    created = []
+    with django_db_blocker.unblock():
+        inspector = User.objects.get(username="inspector1")
+        cell = Cell.objects.filter(valid_to__isnull=True, responsibility_areas__inspector=inspector).first()
+        if cell is None:
+            x, y = FALLBACK_ORIGIN
+            box = MultiPolygon(_square(x, y, FALLBACK_CELL * 2), srid=4490)
+            district = District.objects.create(code="529901", name="测试区", synthetic=True, geom=box)
+            street = Street.objects.create(code="529901001", name="测试街道", synthetic=True, geom=box, district=district)
+            community = Community.objects.create(code="529901001001", name="测试社区", synthetic=True, geom=box, street=street)
+            cells = [
+                Cell.objects.create(code=f"52990100100{i + 1}", community=community, area_m2=10000.0,
+                                    valid_from=dt.date(2026, 1, 1), geom=_square(x + i * FALLBACK_CELL, y, FALLBACK_CELL))
+                for i in range(2)
+            ]
+            area = ResponsibilityArea.objects.create(name="测试责任网格", inspector=inspector)
+            area.cells.set(cells)
+            cell = cells[0]
+            created = [area, *cells, community, street, district]
+        centre = cell.geom.point_on_surface
+    yield {"cell": cell, "lon": centre.x, "lat": centre.y, "inspector": "inspector1"}
+    with django_db_blocker.unblock():
+        purge_cases_in_cell(cell.pk)
+        for obj in created:
+            obj.delete()
+
+
+def purge_cases_in_cell(cell_id: int) -> None:
+    """Delete committed test cases (history is append-only: purge under the trigger's documented flag)."""
+    from django.db import connection, transaction
+
+    from city_gis.cases.models import Case
+    from field_app_api.models import Open311Submission, ReportReceipt
+
+    with transaction.atomic():
+        ids = list(Case.objects.filter(cell_id=cell_id).values_list("pk", flat=True))
+        if not ids:
+            return
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL citygis.allow_history_purge = 'on'")
+        ReportReceipt.objects.filter(case_id__in=ids).delete()
+        Open311Submission.objects.filter(case_id__in=ids).delete()
+        Case.objects.filter(merged_into__in=ids).update(merged_into=None)
+        Case.objects.filter(pk__in=ids).delete()

@@ -1,0 +1,176 @@
+"""POST /api/v1/reports/: validation, geocoded answer, idempotency on client_uuid, EXIF, no orphan files."""
+
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from city_gis.cases.models import Case, CaseAttachment
+from field_app_api.models import ReportReceipt
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/reports/"
+
+
+def body(area, **over):
+    data = {
+        "client_uuid": str(uuid.uuid4()),
+        "category": "0102",
+        "location": {"type": "Point", "coordinates": [area["lon"], area["lat"]]},
+        "observed_at": "2026-11-25T09:30:00+08:00",
+        "description": "路边暴露垃圾一堆",
+    }
+    data.update(over)
+    return data
+
+
+def test_report_is_created_geocoded_and_reported(client_as, field_area):
+    r = client_as("inspector1").post(URL, body(field_area), format="json")
+    assert r.status_code == 201, r.content
+    out = r.json()
+    case = Case.objects.get(pk=out["id"])
+    assert out["number"] == case.number and out["state"] == "reported" == case.state
+    assert out["geocode"]["cell"] == field_area["cell"].code
+    assert out["geocode"]["community"]["name"] and out["geocode"]["street"]["name"]
+    assert out["next_deadline"] and out["observed_at"].startswith("2026-11-25T09:30:00")
+    assert case.reporter.username == "inspector1" and str(case.client_uuid) == out["client_uuid"]
+
+
+def test_nearby_open_case_of_the_same_class_is_listed_as_possible_duplicate(client_as, field_area):
+    c = client_as("inspector1")
+    first = c.post(URL, body(field_area), format="json").json()
+    second = c.post(URL, body(field_area), format="json").json()
+    assert [d["number"] for d in second["duplicates"]] == [first["number"]]
+
+
+def test_retry_with_same_payload_returns_the_same_case(client_as, field_area):
+    c = client_as("inspector1")
+    data = body(field_area)
+    first = c.post(URL, data, format="json")
+    again = c.post(URL, data, format="json")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert Case.objects.filter(client_uuid=data["client_uuid"]).count() == 1
+
+
+def test_same_uuid_with_other_payload_is_a_conflict(client_as, field_area):
+    c = client_as("inspector1")
+    data = body(field_area)
+    assert c.post(URL, data, format="json").status_code == 201
+    r = c.post(URL, {**data, "description": "别的问题"}, format="json")
+    assert r.status_code == 409 and "client_uuid" in r.json()
+
+
+def test_same_uuid_from_another_inspector_is_a_conflict_and_leaks_nothing(client_as, field_area):
+    data = body(field_area)
+    assert client_as("inspector1").post(URL, data, format="json").status_code == 201
+    r = client_as("inspector2").post(URL, data, format="json")
+    assert r.status_code == 409 and "number" not in r.json()
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"client_uuid": None}, "client_uuid"),
+        ({"client_uuid": "not-a-uuid"}, "client_uuid"),
+        ({"category": "9999"}, "category"),
+        ({"location": {"type": "Point", "coordinates": [0.0, 0.0]}}, "location"),
+        ({"location": {"type": "LineString", "coordinates": [[1, 2], [3, 4]]}}, "location"),
+        ({"location": None}, "location"),
+        ({"description": "很" * 2001}, "description"),
+        ({"observed_at": "2099-01-01T00:00:00Z"}, "observed_at"),
+        ({"observed_at": "yesterday"}, "observed_at"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(client_as, field_area, override, field):
+    data = {k: v for k, v in body(field_area, **override).items() if v is not None}
+    before = Case.objects.count()
+    r = client_as("inspector1").post(URL, data, format="json")
+    assert r.status_code == 400 and field in r.json(), r.content
+    assert Case.objects.count() == before
+    if field != "client_uuid":
+        assert not ReportReceipt.objects.filter(client_uuid=data["client_uuid"]).exists()
+
+
+def multipart(area, photos, **over):
+    data = body(area, **over)
+    data["location"] = __import__("json").dumps(data["location"]) if data.get("location") else None
+    data = {k: v for k, v in data.items() if v is not None}
+    data["photos"] = photos
+    return data
+
+
+def test_multipart_with_photos_stores_stripped_copies_served_only_to_allowed_users(client_as, field_area, jpeg):
+    photo = SimpleUploadedFile("a.jpg", jpeg(gps=(field_area["lon"], field_area["lat"])), "image/jpeg")
+    r = client_as("inspector1").post(URL, multipart(field_area, [photo]), format="multipart")
+    assert r.status_code == 201, r.content
+    ref = r.json()["photos"][0]
+    att = CaseAttachment.objects.get(pk=ref["id"])
+    assert att.gps is not None and b"CityGIS test phone" not in Path(att.image.path).read_bytes()
+    assert "/media/" not in ref["url"]
+    got = client_as("inspector1").get(ref["url"])
+    assert got.status_code == 200 and got["Content-Type"] == "image/jpeg"
+    assert client_as("inspector1").get(ref["thumbnail_url"]).status_code == 200
+    assert client_as("inspector2").get(ref["url"]).status_code == 404
+    assert client_as("operator").get(ref["url"]).status_code == 200
+    assert client_as(None).get(ref["url"]).status_code == 401
+
+
+def test_location_and_time_come_from_exif_when_missing(client_as, field_area, jpeg):
+    photo = SimpleUploadedFile("a.jpg", jpeg(gps=(field_area["lon"], field_area["lat"]), taken="2026:11:24 16:05:00"),
+                               "image/jpeg")
+    data = multipart(field_area, [photo], location=None, observed_at=None)
+    r = client_as("inspector1").post(URL, data, format="multipart")
+    assert r.status_code == 201, r.content
+    assert r.json()["geocode"]["cell"] == field_area["cell"].code
+    assert r.json()["observed_at"] == "2026-11-24T16:05:00+08:00"
+
+
+def test_a_bad_photo_rejects_the_whole_report_and_leaves_no_file(client_as, field_area, jpeg, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    good = SimpleUploadedFile("a.jpg", jpeg(), "image/jpeg")
+    bad = SimpleUploadedFile("b.jpg", b"%PDF-1.4 not an image", "image/jpeg")
+    data = multipart(field_area, [good, bad])
+    r = client_as("inspector1").post(URL, data, format="multipart")
+    assert r.status_code == 400 and "photos" in r.json()
+    assert not Case.objects.filter(client_uuid=data["client_uuid"]).exists()
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_failure_after_files_are_written_removes_them(client_as, field_area, jpeg, settings, tmp_path, monkeypatch):
+    """A failure inside the transaction (after the photos were saved) rolls back the case and deletes the files."""
+    from field_app_api import domain
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    real = domain.attach_photos
+
+    def attach_then_fail(*args, **kwargs):
+        real(*args, **kwargs)
+        assert [p for p in tmp_path.rglob("*.jpg")]
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(domain, "attach_photos", attach_then_fail)
+    data = multipart(field_area, [SimpleUploadedFile("a.jpg", jpeg(), "image/jpeg")])
+    client = client_as("inspector1")
+    client.raise_request_exception = False
+    assert client.post(URL, data, format="multipart").status_code == 500
+    assert not Case.objects.filter(client_uuid=data["client_uuid"]).exists()
+    assert not list(tmp_path.rglob("*.jpg"))
+
+
+def test_oversized_and_too_many_photos_are_400(client_as, field_area, jpeg, settings):
+    settings.CITYGIS_PHOTO_MAX_COUNT = 1
+    photos = [SimpleUploadedFile(f"{i}.jpg", jpeg(), "image/jpeg") for i in range(2)]
+    r = client_as("inspector1").post(URL, multipart(field_area, photos), format="multipart")
+    assert r.status_code == 400 and "photos" in r.json()
+    settings.CITYGIS_PHOTO_MAX_COUNT = 6
+    settings.CITYGIS_PHOTO_MAX_BYTES = 100
+    r = client_as("inspector1").post(URL, multipart(field_area, [SimpleUploadedFile("a.jpg", jpeg(), "image/jpeg")]),
+                                     format="multipart")
+    assert r.status_code == 400 and "photos" in r.json()
+
+
+@pytest.mark.parametrize("username", ["operator", "dispatcher", "dept_sanitation", "planner", "leader_view"])
+def test_only_inspectors_may_report(client_as, field_area, username):
+    assert client_as(username).post(URL, body(field_area), format="json").status_code == 403
