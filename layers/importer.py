@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ __all__ = ["ImportReport", "LayerImportError", "LayerCreate", "import_file"]
 FAMILY = {0: "POINT", 4: "POINT", 1: "LINESTRING", 2: "LINESTRING", 5: "LINESTRING", 3: "POLYGON", 6: "POLYGON"}
 PARTS = {"POINT": (0, 4), "LINESTRING": (1, 5), "POLYGON": (3, 6)}
 MAX_REPORTED = 200
-CHUNK = 20_000
+CHUNK = 10_000
 
 
 @dataclass
@@ -97,6 +99,13 @@ def _prepare_geometries(geoms: np.ndarray, family: str | None, multi: bool | Non
     geoms[missing] = None
     present = ~missing
     geoms[present] = shapely.force_2d(geoms[present])
+    # a failed reprojection (outside the CRS's domain) leaves inf coordinates behind
+    broken = present.copy()
+    broken[present] = ~np.isfinite(shapely.bounds(geoms[present])).all(axis=1)
+    for i in np.flatnonzero(broken):
+        report.reject(int(i), "坐标超出源坐标系范围，无法转换到 EPSG:4490")
+    geoms[broken] = None
+    present &= ~broken
     types = np.full(len(geoms), -1)
     types[present] = shapely.get_type_id(geoms[present])
     families = {FAMILY.get(int(t)) for t in types[present]}
@@ -281,15 +290,25 @@ def _csv(value: Any) -> str:
     return '"' + str(value).replace('"', '""') + '"'
 
 
-def _copy(table: str, columns: list[str], lines: list[str], progress: bool) -> None:
-    """COPY lines (CSV) into table in chunks with a progress bar."""
+def _copy(table: str, columns: list[str], chunks: Iterator[tuple[int, str]], total: int, progress: bool) -> None:
+    """COPY CSV chunks into `table`, building the next chunk while the server ingests the current one.
+
+    psycopg2 releases the GIL while libpq streams, so one worker thread overlaps Python and PostgreSQL work;
+    the connection is only ever used by one thread at a time.
+    """
     qn = connection.ops.quote_name
     sql = f"COPY {qn(table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN WITH (FORMAT csv)"
-    with connection.cursor() as cur, tqdm(total=len(lines), unit="行", desc="写入", disable=not progress) as bar:
-        for start in range(0, len(lines), CHUNK):
-            part = lines[start:start + CHUNK]
-            cur.cursor.copy_expert(sql, io.StringIO("\n".join(part) + "\n"))
-            bar.update(len(part))
+    with connection.cursor() as cur, ThreadPoolExecutor(max_workers=1) as pool, \
+            tqdm(total=total, unit="行", desc="写入", disable=not progress) as bar:
+        pending = None
+        for rows, text in chunks:
+            if pending is not None:
+                bar.update(pending[0])
+                pending[1].result()
+            pending = (rows, pool.submit(cur.cursor.copy_expert, sql, io.StringIO(text)))
+        if pending is not None:
+            pending[1].result()
+            bar.update(pending[0])
 
 
 def _attributes_json(frame: pd.DataFrame) -> list[str]:
@@ -387,8 +406,27 @@ def import_file(path: str | Path, layer_name: str, *, user=None, create: LayerCr
             report=report.to_dict(),
         )
     kept = shapely.set_srid(geoms[keep], 4490) if len(keep) else np.array([], dtype=object)
-    ewkb = shapely.to_wkb(kept, hex=True, include_srid=True) if len(keep) else []
     now = timezone.now().isoformat()
+
+    def ewkb(part: np.ndarray) -> np.ndarray:
+        return shapely.to_wkb(kept[part], hex=True, include_srid=True)
+
+    def typed_chunks() -> Iterator[tuple[int, str]]:
+        stamp = _csv(now)
+        for start in range(0, len(keep), CHUNK):
+            part = np.arange(start, min(start + CHUNK, len(keep)))
+            text = "".join(
+                f"{g},{','.join(_csv(v) for v in rows[int(keep[n])])},{stamp}\n" for n, g in zip(part, ewkb(part), strict=True)
+            )
+            yield len(part), text
+
+    def generic_chunks(pk: int) -> Iterator[tuple[int, str]]:
+        for start in range(0, len(keep), CHUNK):
+            part = np.arange(start, min(start + CHUNK, len(keep)))
+            attrs = _attributes_json(frame.iloc[keep[part]])
+            text = "".join(f"{pk},{g},{_csv(a)},{now},{now}\n" for g, a in zip(ewkb(part), attrs, strict=True))
+            yield len(part), text
+
     with transaction.atomic():
         if layer is None:
             layer = _create_layer(layer_name, create, family)
@@ -398,17 +436,10 @@ def import_file(path: str | Path, layer_name: str, *, user=None, create: LayerCr
             report.rows_deleted = _delete_existing(layer, dataset)
         if dataset is not None:
             geom_column = dataset.model._meta.get_field("geom").column
-            lines = [
-                ",".join([_csv(ewkb[n]), *(_csv(v) for v in rows[int(i)])])
-                for n, i in enumerate(keep)
-            ]
-            _copy(dataset.table, [geom_column, *columns, "updated_at"], [f"{ln},{_csv(now)}" for ln in lines], progress)
+            _copy(dataset.table, [geom_column, *columns, "updated_at"], typed_chunks(), len(keep), progress)
         else:
-            attrs = _attributes_json(frame.iloc[keep]) if len(keep) else []
-            pk = int(layer.pk)
-            lines = [f"{pk},{g},{_csv(a)},{now},{now}" for g, a in zip(ewkb, attrs, strict=True)]
             _copy(GenericFeature._meta.db_table, ["layer_id", "geom", "attributes", "created_at", "updated_at"],
-                  lines, progress)
+                  generic_chunks(int(layer.pk)), len(keep), progress)
         report.rows_written = len(keep)
         bounds = list(shapely.total_bounds(kept)) if len(keep) else None
         if bounds and old_bbox and mode == "replace":
