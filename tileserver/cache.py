@@ -1,13 +1,15 @@
 """The tile cache on disk: which files cover an extent, and removing them when features change.
 
-Layout (MapProxy file cache, `directory_layout: tms`): `<cache_dir>/<layer>_<grid>/<z>/<x>/<y>.png` with
-both grids' origin at the top left (north-west), i.e. the XYZ scheme used by `/tiles`.
+Layout (MapProxy file cache, `directory_layout: tms`, `use_grid_names`): `<cache_dir>/<layer>/<grid>/<z>/<x>/<y>.png`
+with both grids' origin at the top left (north-west): the very path and XYZ scheme of `/tiles/…`.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +29,7 @@ def cache_names_for(layer_name: str) -> list[str]:
 
 def layer_cache_dirs(layer_name: str) -> list[Path]:
     root = config_paths().cache_dir
-    return [root / f"{name}_{grid}" for name in cache_names_for(layer_name) for grid in GRIDS]
+    return [root / name / grid for name in cache_names_for(layer_name) for grid in GRIDS]
 
 
 def tile_range(
@@ -74,9 +76,13 @@ def invalidate(layer_name: str, bbox: tuple[float, float, float, float] | None =
     (−1 when whole directories were dropped)."""
     removed = 0
     for directory in layer_cache_dirs(layer_name):
-        grid = directory.name.rsplit("_", 1)[1]
+        grid = directory.name
         if bbox is None:
-            shutil.rmtree(directory, ignore_errors=True)
+            # Rename first: a concurrent request then never serves a half-deleted tree.
+            if directory.is_dir():
+                doomed = directory.with_name(f".{directory.name}.deleting-{os.getpid()}-{time.monotonic_ns()}")
+                os.replace(directory, doomed)
+                shutil.rmtree(doomed, ignore_errors=True)
             removed = -1
             continue
         for tile in list(tiles_in(directory, grid, bbox)):

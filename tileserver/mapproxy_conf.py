@@ -34,7 +34,8 @@ def source_name(layer_name: str) -> str:
 
 
 def cache_name(layer_name: str) -> str:
-    """Cache names are also the tile cache directory prefixes: `<cache>_<grid>/z/x/y.png`."""
+    """Cache names are also the tile cache directories: `<cache_dir>/<cache>/<grid>/z/x/y.png`, the same
+    path as the `/tiles/<layer>/<grid>/z/x/y.png` URL (nginx can serve the directory as it is)."""
     return layer_name
 
 
@@ -67,7 +68,7 @@ def build_mapproxy_conf(specs: list[LayerSpec], paths: ConfigPaths, *, demo: boo
         if spec.cacheable:
             caches[cache_name(spec.name)] = {
                 "grids": list(GRIDS), "sources": [source_name(spec.name)], "format": "image/png",
-                "cache": {"type": "file", "directory_layout": "tms"}, "meta_size": [2, 2], "meta_buffer": 32,
+                "cache": {"type": "file", "directory_layout": "tms", "use_grid_names": True}, "meta_size": [2, 2], "meta_buffer": 32,
             }
             layer["sources"] = [cache_name(spec.name)]
         else:
@@ -84,7 +85,7 @@ def build_mapproxy_conf(specs: list[LayerSpec], paths: ConfigPaths, *, demo: boo
         sources[source_name(BASEMAP)] = src
         caches[cache_name(BASEMAP)] = {
             "grids": list(GRIDS), "sources": [source_name(BASEMAP)], "format": "image/png",
-            "cache": {"type": "file", "directory_layout": "tms"}, "meta_size": [2, 2], "meta_buffer": 64,
+            "cache": {"type": "file", "directory_layout": "tms", "use_grid_names": True}, "meta_size": [2, 2], "meta_buffer": 64,
         }
         groups["base"].insert(0, {"name": BASEMAP, "title": "底图", "sources": [cache_name(BASEMAP)]})
     theme_labels = dict(Theme.choices)

@@ -79,7 +79,7 @@ def tile_data(django_db_setup, django_db_blocker, tile_settings):
             "land.test_parcels", owner="land", title_zh="测试宗地", abstract="瓦片服务测试数据",
             keywords=["测试", "宗地"], classification="public",
             source_filter=f"parcel_code = '{public.parcel_code}'",
-            style={"fill": "#ff0000", "stroke": "#000000", "stroke_width": 1, "opacity": 100,
+            style={"fill": "#888888", "stroke": "#000000", "stroke_width": 1, "opacity": 100,
                    "classify_by": "landuse_code",
                    "classes": [{"value": "0701", "label": "城镇住宅用地", "fill": "#ff0000"}],
                    "label": {"attribute": "name", "size": 9}},
@@ -139,5 +139,6 @@ def ows_server(tile_data, tiles_var):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
 
 
