@@ -1,6 +1,7 @@
 """Runs the demo steps in order, each at most once (recorded in DemoBuild), deterministically seeded.
 
-A step is a dotted path to `run(ctx: DemoContext) -> None`. Apps add their step here; a step whose module
+A step is a dotted path to a module with `run(ctx: DemoContext) -> None` and optionally
+`needs_rerun(ctx) -> bool` (its output went missing). Apps add their step here; a step whose module
 does not exist yet is skipped with a warning so partial checkouts still build.
 """
 
@@ -25,6 +26,8 @@ STEPS: list[tuple[str, str]] = [
     ("history", "city_gis.cases.demo_history"),
     ("evaluation", "city_gis.evaluation.demo"),
 ]
+# Steps rerun every time: cheap, and they must match this checkout (the demo password lives in var/).
+ALWAYS = {"accounts"}
 
 
 @dataclass
@@ -49,8 +52,6 @@ def build_demo(ctx: DemoContext | None = None, *, force: bool = False, only: lis
     for name, module_path in STEPS:
         if only and name not in only:
             continue
-        if not force and DemoBuild.objects.filter(step=name).exists():
-            continue
         try:
             module = importlib.import_module(module_path)
         except ModuleNotFoundError as exc:
@@ -58,6 +59,11 @@ def build_demo(ctx: DemoContext | None = None, *, force: bool = False, only: lis
                 log(f"[demo] step {name}: {module_path} not available, skipped")
                 continue
             raise
+        # A step may say its output is gone (e.g. raster files of another checkout) via needs_rerun(ctx).
+        done = DemoBuild.objects.filter(step=name).exists()
+        stale = done and hasattr(module, "needs_rerun") and module.needs_rerun(ctx)
+        if done and not (force or stale or name in ALWAYS):
+            continue
         log(f"[demo] step {name} …")
         with transaction.atomic():
             module.run(ctx)
