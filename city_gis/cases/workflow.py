@@ -373,7 +373,7 @@ def perform(case: Case, action: str, user: User, *, at: dt.datetime | None = Non
         raise ValidationError({"action": f"未知操作：{action}"})
     at = _parse_at(at)
     with transaction.atomic():
-        locked = Case.objects.select_for_update().select_related("category", "department").get(pk=case.pk)
+        locked = Case.objects.select_for_update(of=("self",)).select_related("category", "department").get(pk=case.pk)
         if locked.state not in spec.sources:
             raise IllegalTransition(f"案卷 {locked.number} 处于“{State(locked.state).label}”状态，不能执行“{spec.label}”")
         problem = _permission_problem(spec, locked, user)
