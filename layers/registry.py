@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
 from city_gis.accounts.models import Department
 
 from .models import Layer
+from .raster import raster_extent, validate_raster
 from .signals import layer_changed
+from .style import StyleError, normalise_style
 
 
 def register_layer(name: str, *, owner: Department | str, **fields: Any) -> Layer:
@@ -22,6 +25,13 @@ def register_layer(name: str, *, owner: Department | str, **fields: Any) -> Laye
         owner = Department.objects.get(code=owner)
     fields.setdefault("theme", name.split(".", 1)[0])
     readers = fields.pop("readers", None)
+    if fields.get("kind") == "raster":
+        validate_raster(fields.get("raster_path", ""))
+    if fields.get("style"):
+        try:
+            normalise_style(fields["style"])
+        except StyleError as exc:
+            raise ValidationError({"style": str(exc)}) from exc
     layer, _created = Layer.objects.update_or_create(name=name, defaults={"owner": owner, **fields})
     layer.full_clean()
     if readers is not None:
@@ -64,6 +74,12 @@ def refresh_stats(layer: Layer, *, bbox: tuple[float, float, float, float] | Non
             env.srid = 4490
         Layer.objects.filter(pk=layer.pk).update(feature_count=count, extent=env, last_update=timezone.now())
         layer.feature_count, layer.extent = count, env
+    elif layer.kind == "raster" and layer.raster_path:
+        try:
+            layer.extent = raster_extent(layer.raster_path)
+        except ValidationError:
+            layer.extent = None  # unreadable now: the catalog shows no extent rather than failing
+        Layer.objects.filter(pk=layer.pk).update(extent=layer.extent, last_update=timezone.now())
     else:
         Layer.objects.filter(pk=layer.pk).update(last_update=timezone.now())
     layer.last_update = timezone.now()

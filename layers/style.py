@@ -9,6 +9,11 @@ Schema (every key optional):
     classify_by          attribute name the classes match on (required when classes are given)
     classes              list of {value (required), label, fill, stroke, stroke_width, opacity, symbol, size}
     label                {attribute (required), size, color, min_scale, max_scale}
+  raster layers also:
+    colormap             name of a colour ramp (e.g. "gray", "terrain", "slope")
+    min, max             value range the ramp stretches over (min ≤ max)
+    nodata               the no-data value
+  (raster classes may use ranges as values, e.g. "15-25")
 
 `normalise_style` returns a clean copy or raises `StyleError` whose message names the offending key
 (e.g. "classes[2].fill"). The admin, the API and the tileserver (mapfile CLASSes) all go through it.
@@ -24,7 +29,8 @@ from django.core.exceptions import ValidationError
 COLOR_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 ATTRIBUTE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SYMBOLS = ("circle", "square", "triangle", "star", "cross")
-STYLE_KEYS = {"fill", "stroke", "stroke_width", "opacity", "symbol", "size", "classify_by", "classes", "label"}
+STYLE_KEYS = {"fill", "stroke", "stroke_width", "opacity", "symbol", "size", "classify_by", "classes", "label",
+              "colormap", "min", "max", "nodata"}
 CLASS_KEYS = {"value", "label", "fill", "stroke", "stroke_width", "opacity", "symbol", "size"}
 LABEL_KEYS = {"attribute", "size", "color", "min_scale", "max_scale"}
 
@@ -92,21 +98,38 @@ def _symbolizer(prefix: str, doc: dict) -> dict[str, Any]:
     return out
 
 
+def _raster_keys(style: dict) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if style.get("colormap") is not None:
+        out["colormap"] = _attribute("colormap", style["colormap"])
+    for key in ("min", "max", "nodata"):
+        if style.get(key) is not None:
+            out[key] = _number(key, style[key], minimum=float("-inf"))
+    if "min" in out and "max" in out and out["min"] > out["max"]:
+        raise StyleError("min", "不能大于 max")
+    return out
+
+
 def normalise_style(style: Any) -> dict[str, Any]:
-    """Validate `style` and return its normalised copy; raise StyleError naming the key on error."""
+    """Validate `style` and return its normalised copy; raise StyleError naming the key on error.
+
+    Raster styles (colormap/min/max/nodata) may classify by value ranges without `classify_by`.
+    """
     if style in (None, ""):
         return {}
     if not isinstance(style, dict):
         raise StyleError("style", "样式必须是 JSON 对象")
     _unknown("", style, STYLE_KEYS)
     out = _symbolizer("", style)
+    out.update(_raster_keys(style))
+    raster = any(k in out for k in ("colormap", "min", "max", "nodata"))
     if style.get("classify_by") is not None:
         out["classify_by"] = _attribute("classify_by", style["classify_by"])
     classes = style.get("classes")
     if classes:
         if not isinstance(classes, list):
             raise StyleError("classes", "必须是列表")
-        if "classify_by" not in out:
+        if "classify_by" not in out and not raster:
             raise StyleError("classify_by", "给出 classes 时必须指定分类属性")
         out["classes"] = []
         seen: set[str] = set()

@@ -1,0 +1,37 @@
+"""Raster layers (GeoTIFF / COG): check the file is readable by rasterio and take its extent, in EPSG:4490."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import rasterio
+from django.contrib.gis.geos import Polygon
+from django.core.exceptions import ValidationError
+from rasterio.errors import RasterioError
+from rasterio.warp import transform_bounds
+
+RASTER_SUFFIXES = {".tif", ".tiff", ".gtiff"}
+
+
+def validate_raster(path: str) -> None:
+    """Raise ValidationError on `raster_path` unless `path` is a readable GeoTIFF with a CRS."""
+    raster_extent(path)
+
+
+def raster_extent(path: str) -> Polygon:
+    """The file's footprint as a lon/lat EPSG:4490 rectangle; ValidationError naming raster_path otherwise."""
+    file = Path(path or "")
+    if not path or not file.is_file():
+        raise ValidationError({"raster_path": f"栅格文件不存在：{path}"})
+    if file.suffix.lower() not in RASTER_SUFFIXES:
+        raise ValidationError({"raster_path": f"只支持 GeoTIFF/COG（.tif）：{file.name}"})
+    try:
+        with rasterio.open(file) as src:
+            if src.crs is None:
+                raise ValidationError({"raster_path": f"栅格文件没有坐标系：{file.name}"})
+            minx, miny, maxx, maxy = transform_bounds(src.crs, "EPSG:4490", *src.bounds, densify_pts=21)
+    except RasterioError as exc:
+        raise ValidationError({"raster_path": f"无法读取栅格文件 {file.name}：{exc}"}) from exc
+    poly = Polygon.from_bbox((minx, miny, maxx, maxy))
+    poly.srid = 4490
+    return poly
