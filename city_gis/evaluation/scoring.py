@@ -19,7 +19,7 @@ def composite_score(
 ) -> float:
     """Weighted 0–100 score: Σ weight × rate (or 1 − rate for `1-` keys) + weight × volume / 100.
 
-    A rate with no value counts as `config.empty_rate` (its complement as 1 − empty_rate).
+    A component whose rate has no value (empty denominator) scores `config.empty_rate` × its weight.
     """
     total = 0.0
     for key, weight in config.weights[weight_key].items():
@@ -29,7 +29,8 @@ def composite_score(
         complement = key.startswith("1-")
         name = key[2:] if complement else key
         value = rates.get(name)
-        if value is None:
-            value = config.empty_rate
+        if value is None:  # nothing to rate: the component scores empty_rate of its weight
+            total += weight * config.empty_rate
+            continue
         total += weight * ((1.0 - value) if complement else value)
     return round(max(0.0, min(100.0, total)), 2)
