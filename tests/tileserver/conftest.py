@@ -142,3 +142,4 @@ def ows_server(tile_data, tiles_var):
 
 
 
+
