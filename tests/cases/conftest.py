@@ -8,6 +8,16 @@ def fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_stage_limits():
+    """Stage limits are cached per process; a test that reloads them must not leak into the next."""
+    from city_gis.cases import deadlines
+
+    deadlines.clear_cache()
+    yield
+    deadlines.clear_cache()
+
+
 @pytest.fixture
 def tiny_city(db):
     from tests.grid import tiny_city
