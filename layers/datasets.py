@@ -9,19 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db import models as dj
 
-from .models import (
-    BasicFarmland,
-    Building,
-    HazardPoint,
-    HazardZone,
-    HousingProject,
-    LandParcel,
-    MiningRight,
-    Road,
-    Shelter,
-    WaterBody,
-    ZoningPlot,
-)
+from . import models as m
 
 # Columns the importer never takes from a file: the key, the geometry and the bookkeeping stamps.
 SYSTEM_FIELDS = {"id", "geom", "updated_at"}
@@ -63,17 +51,17 @@ class Dataset:
 
 
 DATASETS: dict[str, Dataset] = {
-    "base.roads": Dataset(Road),
-    "base.buildings": Dataset(Building),
-    "base.water": Dataset(WaterBody),
-    "land.parcels": Dataset(LandParcel, {"dlbm": "landuse_code", "dlmc": "landuse_name", "zdh": "parcel_code"}),
-    "land.farmland": Dataset(BasicFarmland),
-    "land.mining": Dataset(MiningRight),
-    "planning.zoning": Dataset(ZoningPlot, {"ydxz": "landuse_name", "yddm": "landuse_code"}),
-    "housing.projects": Dataset(HousingProject),
-    "disaster.hazard_points": Dataset(HazardPoint),
-    "disaster.hazard_zones": Dataset(HazardZone),
-    "disaster.shelters": Dataset(Shelter),
+    "base.roads": Dataset(m.Road),
+    "base.buildings": Dataset(m.Building),
+    "base.water": Dataset(m.WaterBody),
+    "land.parcels": Dataset(m.LandParcel, {"dlbm": "landuse_code", "dlmc": "landuse_name", "zdh": "parcel_code"}),
+    "land.farmland": Dataset(m.BasicFarmland),
+    "land.mining": Dataset(m.MiningRight),
+    "planning.zoning": Dataset(m.ZoningPlot, {"ydxz": "landuse_name", "yddm": "landuse_code"}),
+    "housing.projects": Dataset(m.HousingProject),
+    "disaster.hazard_points": Dataset(m.HazardPoint),
+    "disaster.hazard_zones": Dataset(m.HazardZone),
+    "disaster.shelters": Dataset(m.Shelter),
 }
 
 

@@ -234,3 +234,37 @@ def test_point_in_shapefile_named_in_chinese_columns(tmp_path):
     report = import_file(zip_shapefile(frame, tmp_path), "disaster.test_zh", create=create("geohazard"))
     assert report.rows_written == 1
     assert Layer.objects.get(name="disaster.test_zh").generic_features.get().attributes == {"名称": "避难所"}
+
+
+def test_import_announces_the_changed_extent(squares, tmp_path, django_capture_on_commit_callbacks):
+    from layers.signals import layer_changed
+
+    seen = []
+
+    def listener(sender, layer, what, bbox, **kw):
+        seen.append((layer.name, what, bbox))
+
+    path = tmp_path / "s.geojson"
+    squares.to_file(path, driver="GeoJSON")
+    layer_changed.connect(listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            import_file(path, "land.test_signal", create=create())
+    finally:
+        layer_changed.disconnect(listener)
+    features = [s for s in seen if s[1] == "features"]
+    assert features and features[-1][0] == "land.test_signal"
+    assert features[-1][2] == pytest.approx((LON0, LAT0, LON0 + 0.005, LAT0 + 0.001))
+
+
+def test_csv_export_of_points_uses_lon_lat(points_frame, tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "p.gpkg"
+    points_frame.to_file(path, driver="GPKG")
+    import_file(path, "disaster.test_pts", create=create("geohazard"))
+    out = tmp_path / "out.csv"
+    call_command("export_layer", "disaster.test_pts", "--format", "csv", "-o", str(out))
+    table = pd.read_csv(out).sort_values("lon")
+    assert list(table["label"]) == ["一", "二"]
+    assert table[["lon", "lat"]].iloc[0].tolist() == pytest.approx([LON0, LAT0])
