@@ -152,6 +152,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 80 * 1024 * 1024
 # Storage CRS of every vector layer and the metric CRS for areas, buffers and grid cells.
 CITYGIS_STORAGE_SRID = 4490
 CITYGIS_METRIC_SRID = 4544
+# digits of the sequence part of a unit grid cell code (community code + sequence)
+CITYGIS_CELL_SEQ_WIDTH = int(os.environ.get("CITYGIS_CELL_SEQ_WIDTH", 2))
 CITYGIS_OGC_SRS = ["EPSG:4490", "EPSG:4544", "EPSG:4326", "EPSG:3857"]
 CITYGIS_IMPORT_MAX_BYTES = int(os.environ.get("CITYGIS_IMPORT_MAX_BYTES", 512 * 1024 * 1024))
 CITYGIS_DEMO_PASSWORD = os.environ.get("CITYGIS_DEMO_PASSWORD", "")

@@ -35,6 +35,7 @@ from .layout import (
     Layout,
     local_to_4490_geom,
     make_layout,
+    noded,
     to_4544,
 )
 from .terrain import elevation_local, slope_deg
@@ -128,13 +129,13 @@ def build_admin_units(layout: Layout) -> None:
         street, _ = Street.objects.update_or_create(
             code=f"{DISTRICT_CODE}{s_code}",
             defaults={"name": s_name, "district": district, "synthetic": True,
-                      "geom": _geos(layout.ranges_polygon(s_range), multi=True)},
+                      "geom": _geos(noded(layout, layout.ranges_polygon(s_range)), multi=True)},
         )
         for k, (c_name, c_range) in enumerate(comms, start=1):
             Community.objects.update_or_create(
                 code=f"{street.code}{k:03d}",
                 defaults={"name": c_name, "street": street, "synthetic": True,
-                          "geom": _geos(layout.ranges_polygon(c_range), multi=True)},
+                          "geom": _geos(noded(layout, layout.ranges_polygon(c_range)), multi=True)},
             )
     with connection.cursor() as cur:
         for table in ("grid_street", "grid_community"):
@@ -253,7 +254,7 @@ def build_parcels(layout: Layout, shapes: dict[str, BaseGeometry], rng: random.R
     hu, hv = MANAGED_HALF
     eu, ev = EXTENT_HALF
     water = unary_union(list(shapes.values()))
-    railway = box(-eu, -ev + 380, eu, -ev + 410)
+    railway = box(-eu, -hv - 330, eu, -hv - 300)  # between the town and the southern mines
     mines = mine_shapes()
     parcels: list[Parcel] = []
     n = 0
@@ -337,7 +338,7 @@ def build_zoning(parcels: list[Parcel], rng: random.Random) -> None:
         i, j = p.block
         rows.append(tm.ZoningPlot(
             plot_code=f"ZS-{chr(65 + j)}{i + 1:02d}", landuse_code=code, landuse_name=name,
-            far_max=round(far * rng.uniform(0.85, 1.15), 1), height_max_m=height, density_max=density,
+            far_max=round(far * rng.uniform(0.85, 1.15), 2), height_max_m=height, density_max=density,
             green_ratio_min=green, plan_name="六盘水市中心城区控制性详细规划（钟山片区）", approved_on=dt.date(2021, 6, 18),
             area_m2=round(p.geom.area, 1), name=f"{name}地块", source=SOURCE, synthetic=True, geom=_geos(p.geom, multi=True)))
     tm.ZoningPlot.objects.bulk_create(rows, batch_size=500)

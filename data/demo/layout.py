@@ -156,6 +156,59 @@ class Layout:
         raise ValueError(f"block {(i, j)} outside every community")
 
 
+Rect = tuple[float, float, float, float]
+MAX_CELL_M2 = 15_000.0
+
+
+def split_rect(rect: Rect, max_area: float = MAX_CELL_M2) -> list[Rect]:
+    """Halve a rectangle along its long axis until every piece is at most `max_area` (unit grid cells)."""
+    minx, miny, maxx, maxy = rect
+    w, h = maxx - minx, maxy - miny
+    if w * h <= max_area:
+        return [rect]
+    if w >= h:
+        mid = (minx + maxx) / 2
+        halves = [(minx, miny, mid, maxy), (mid, miny, maxx, maxy)]
+    else:
+        mid = (miny + maxy) / 2
+        halves = [(minx, miny, maxx, mid), (minx, mid, maxx, maxy)]
+    return [piece for half in halves for piece in split_rect(half, max_area)]
+
+
+def cell_rects(layout: Layout) -> list[tuple[int, int, Rect]]:
+    """Every unit grid cell of the town as (block i, block j, local rectangle)."""
+    return [(i, j, r) for i, j, blk in layout.blocks() for r in split_rect(blk.bounds)]
+
+
+@lru_cache(maxsize=4)
+def _cell_vertices(layout: Layout) -> np.ndarray:
+    pts = {(x, y) for _i, _j, (x0, y0, x1, y1) in cell_rects(layout) for x in (x0, x1) for y in (y0, y1)}
+    return np.array(sorted(pts))
+
+
+def noded(layout: Layout, poly: Polygon) -> Polygon:
+    """`poly` (axis-aligned, local frame) with every cell corner lying on its edges inserted as a vertex.
+
+    Projected to EPSG:4490 a straight edge bends slightly; giving neighbours the same vertices keeps shared
+    edges identical after projection, so cells and communities tile exactly instead of to a tenth of a mm.
+    """
+    verts = _cell_vertices(layout)
+    coords = list(poly.exterior.coords)
+    out = []
+    for (x0, y0), (x1, y1) in zip(coords[:-1], coords[1:], strict=True):
+        out.append((x0, y0))
+        if x0 == x1:
+            sel = verts[(verts[:, 0] == x0) & (verts[:, 1] > min(y0, y1)) & (verts[:, 1] < max(y0, y1))]
+            sel = sel[np.argsort(sel[:, 1] if y1 > y0 else -sel[:, 1])]
+        elif y0 == y1:
+            sel = verts[(verts[:, 1] == y0) & (verts[:, 0] > min(x0, x1)) & (verts[:, 0] < max(x0, x1))]
+            sel = sel[np.argsort(sel[:, 0] if x1 > x0 else -sel[:, 0])]
+        else:
+            sel = np.empty((0, 2))
+        out.extend(map(tuple, sel))
+    return Polygon(out)
+
+
 @lru_cache(maxsize=4)
 def make_layout(seed: int) -> Layout:
     """The town plan for a seed: road lines every ~200 m jittered by up to ±20 m (edges kept straight)."""

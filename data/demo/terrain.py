@@ -18,6 +18,7 @@ from .layout import CENTRE_4544, EXTENT_HALF, Layout, to_local
 
 VALLEY_FLOOR_M = 1780.0
 PLATEAU_RISE_M = 330.0
+SUMMIT_KNEE_M = 2150.0
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,8 @@ def cones(seed: int) -> tuple[Cone, ...]:
 
 def elevation_local(u: np.ndarray, v: np.ndarray, seed: int, layout: Layout) -> np.ndarray:
     """Elevation (m) at local layout coordinates (metres from the centre, rotated frame)."""
-    u = np.asarray(u, dtype=float)
-    v = np.asarray(v, dtype=float)
+    u = np.atleast_1d(np.asarray(u, dtype=float))
+    v = np.atleast_1d(np.asarray(v, dtype=float))
     river_v = layout.river_v(u)
     d = np.abs(v - river_v)
     # valley: flat floor within ~1.4 km of the river, then a smooth rise to the plateau
@@ -61,6 +62,9 @@ def elevation_local(u: np.ndarray, v: np.ndarray, seed: int, layout: Layout) -> 
     for c in cones(seed):
         r2 = ((u - c.u) ** 2 + (v - c.v) ** 2) / (c.radius**2)
         z = z + c.height * np.exp(-r2 * 1.6)
+    # where cones pile up, compress smoothly so summits stay below ~2,300 m as around the real town
+    high = z > SUMMIT_KNEE_M
+    z[high] = SUMMIT_KNEE_M + 150.0 * np.tanh((z[high] - SUMMIT_KNEE_M) / 150.0)
     return z
 
 

@@ -1,0 +1,101 @@
+"""Demo step "rasters": a 10 m DEM of the town and its karst hills, with hillshade and slope, as COG GeoTIFFs.
+
+The DEM samples the same elevation function the city step used to put hazard points on steep slopes (see
+`terrain`), on an EPSG:4544 grid; MapServer reprojects it for other CRSs. Files are written to a temporary
+name and renamed into place, so a reader never sees a half-written file (test sessions may build at once).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from django.conf import settings
+from rasterio.crs import CRS
+from rasterio.io import MemoryFile
+from rasterio.shutil import copy as rio_copy
+from rasterio.transform import from_origin
+
+from . import catalog
+from .layout import CENTRE_4544, make_layout
+from .terrain import elevation
+
+RESOLUTION_M = 10.0
+HALF_EXTENT_M = (4500.0, 4000.0)  # covers the town and its rotated surroundings
+NODATA = -9999.0
+SUN_AZIMUTH, SUN_ALTITUDE = 315.0, 45.0
+
+
+def raster_dir() -> Path:
+    return Path(settings.VAR_DIR) / "rasters"
+
+
+def dem_grid(seed: int) -> tuple[np.ndarray, rasterio.Affine]:
+    """Elevation (float32, metres) on the EPSG:4544 grid and its geotransform (north-up, pixel corners)."""
+    cx, cy = CENTRE_4544
+    hx, hy = HALF_EXTENT_M
+    west = round((cx - hx) / RESOLUTION_M) * RESOLUTION_M
+    north = round((cy + hy) / RESOLUTION_M) * RESOLUTION_M
+    width, height = int(2 * hx / RESOLUTION_M), int(2 * hy / RESOLUTION_M)
+    xs = west + (np.arange(width) + 0.5) * RESOLUTION_M
+    ys = north - (np.arange(height) + 0.5) * RESOLUTION_M
+    gx, gy = np.meshgrid(xs, ys)
+    z = elevation(gx, gy, seed, make_layout(seed)).astype(np.float32)
+    return z, from_origin(west, north, RESOLUTION_M, RESOLUTION_M)
+
+
+def derive(dem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hillshade uint8, slope float32 degrees) by central differences, as GDAL's gdaldem does in the interior."""
+    dz_drow, dz_dcol = np.gradient(dem.astype(np.float64), RESOLUTION_M)
+    # ESRI/Burrough convention: x east, y down the rows (south); aspect as a maths angle
+    slope = np.arctan(np.hypot(dz_dcol, dz_drow))
+    aspect = np.arctan2(dz_drow, -dz_dcol)
+    zenith = np.radians(90.0 - SUN_ALTITUDE)
+    azimuth = np.radians(360.0 - SUN_AZIMUTH + 90.0)  # compass → maths angle
+    shade = np.cos(zenith) * np.cos(slope) + np.sin(zenith) * np.sin(slope) * np.cos(azimuth - aspect)
+    hillshade = np.clip(255.0 * shade, 1, 255).astype(np.uint8)
+    return hillshade, np.degrees(slope).astype(np.float32)
+
+
+def write_cog(path: Path, data: np.ndarray, transform, *, nodata: float | None, description: str) -> None:
+    """Write a tiled, DEFLATE-compressed Cloud Optimized GeoTIFF with overviews, atomically."""
+    profile = {
+        "driver": "GTiff", "width": data.shape[1], "height": data.shape[0], "count": 1, "dtype": data.dtype.name,
+        "crs": CRS.from_epsg(settings.CITYGIS_METRIC_SRID), "transform": transform, "nodata": nodata,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tif", dir=path.parent)
+    os.close(fd)
+    try:
+        with MemoryFile() as mem:
+            with mem.open(**profile) as dst:
+                dst.write(data, 1)
+                dst.set_band_description(1, description)
+            with mem.open() as src:
+                rio_copy(src, tmp, driver="COG", compress="DEFLATE", blocksize=256, overview_resampling="average",
+                         predictor=2 if data.dtype.kind in "iu" else 3)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def build(seed: int) -> dict[str, str]:
+    """Write dem.tif, hillshade.tif and slope.tif; return their paths by layer short name."""
+    dem, transform = dem_grid(seed)
+    hillshade, slope = derive(dem)
+    out = raster_dir()
+    paths = {key: out / f"{key}.tif" for key in ("dem", "hillshade", "slope")}
+    write_cog(paths["dem"], dem, transform, nodata=NODATA, description="elevation (m)")
+    write_cog(paths["hillshade"], hillshade, transform, nodata=0, description="hillshade 315/45")
+    write_cog(paths["slope"], slope, transform, nodata=NODATA, description="slope (degrees)")
+    return {k: str(p) for k, p in paths.items()}
+
+
+def run(ctx) -> None:
+    """Write the rasters and register raster.dem / raster.hillshade / raster.slope."""
+    catalog.register_raster_layers(build(ctx.seed))
