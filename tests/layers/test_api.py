@@ -201,3 +201,28 @@ def test_export_command_with_bbox(catalog, tmp_path):
     assert len(gpd.read_file(out)) == 1
 
 
+
+
+def test_typed_layer_shapefile_round_trip(client, parcels, tmp_path, test_parcels_layer):
+    """Shapefile truncates column names to 10 characters; re-importing still maps them to the model fields."""
+    path = tmp_path / "p.gpkg"
+    parcels.to_file(path, driver="GPKG")
+    import_file(path, test_parcels_layer.name)
+    response = client.get(f"/api/v1/layers/{test_parcels_layer.name}/export/", {"format": "shp"})
+    exported = tmp_path / "parcels.zip"
+    exported.write_bytes(b"".join(response.streaming_content))
+    report = import_file(exported, test_parcels_layer.name, mode="replace")
+    assert (report.rows_deleted, report.rows_written, report.rows_rejected) == (3, 3, 0)
+    from layers.models import LandParcel
+
+    assert sorted(LandParcel.objects.filter(parcel_code__startswith="T-").values_list("parcel_code", "landuse_code")) == [
+        ("T-001", "0701"), ("T-002", "0501"), ("T-003", "1203")]
+
+
+def test_upload_over_the_limit_answers_400(client, squares, user_factory, settings):
+    settings.CITYGIS_IMPORT_MAX_BYTES = 50
+    client.force_authenticate(user_factory("ls2", roles=["data_steward"], department="land"))
+    response = client.post("/api/v1/layers/", {"name": "land.test_big", "title_zh": "大", "file": upload(squares)},
+                           format="multipart")
+    assert response.status_code == 400 and "file" in response.json()
+    assert not Layer.objects.filter(name="land.test_big").exists()
