@@ -43,8 +43,18 @@ def _square(x: float, y: float, d: float = 0.001) -> Polygon:
     return Polygon(((x, y), (x + d, y), (x + d, y + d), (x, y + d), (x, y)), srid=4490)
 
 
+def _user(username: str, roles: list[str], department: str = "urban"):
+    """A user without a password (tests authenticate them directly; hashing passwords is slow)."""
+    from city_gis.accounts.models import Department, User
+
+    user = User(username=username, roles=roles, department=Department.objects.get(code=department))
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
 @pytest.fixture
-def world(db, user_factory) -> World:
+def world(db) -> World:
     from city_gis.accounts.models import Department
     from city_gis.cases.models import Case, CaseHistory, Category
     from city_gis.grid.models import Cell, Community, District, ResponsibilityArea, Street
@@ -63,13 +73,13 @@ def world(db, user_factory) -> World:
     }
     depts = {k: Department.objects.create(code=f"evaltest_{k}", name_zh=f"评价测试部门{k}") for k in "xy"}
     users = {
-        "insp_a": user_factory("insp_a", roles=["inspector"]),
-        "insp_b": user_factory("insp_b", roles=["inspector"]),
-        "op": user_factory("eval_op", roles=["operator"]),
-        "lead": user_factory("eval_lead", roles=["leader"]),
-        "disp": user_factory("eval_disp", roles=["dispatcher"]),
-        "hx": user_factory("eval_hx", roles=["handler"], department="evaltest_x"),
-        "hy": user_factory("eval_hy", roles=["handler"], department="evaltest_y"),
+        "insp_a": _user("insp_a", ["inspector"]),
+        "insp_b": _user("insp_b", ["inspector"]),
+        "op": _user("eval_op", ["operator"]),
+        "lead": _user("eval_lead", ["leader"]),
+        "disp": _user("eval_disp", ["dispatcher"]),
+        "hx": _user("eval_hx", ["handler"], "evaltest_x"),
+        "hy": _user("eval_hy", ["handler"], "evaltest_y"),
     }
     area = ResponsibilityArea.objects.create(name="评价测试责任网格", inspector=users["insp_a"])
     area.cells.set(cells.values())

@@ -10,6 +10,8 @@ import pytest
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
+from .conftest import _user
+
 pytestmark = pytest.mark.django_db
 URL, DRILL, EXPORT = "/api/v1/evaluation/", "/api/v1/evaluation/drilldown/", "/api/v1/evaluation/export/"
 
@@ -21,8 +23,8 @@ def client_for(user) -> APIClient:
 
 
 @pytest.fixture
-def leader_view(user_factory):
-    return user_factory("eval_viewer", roles=["leader_view"])
+def leader_view(db):
+    return _user("eval_viewer", ["leader_view"])
 
 
 def test_anonymous_is_refused(world):
@@ -74,8 +76,8 @@ def test_handler_sees_only_their_department(world):
                          "period": "2031-03"}).status_code == 403
 
 
-def test_planner_is_refused(world, user_factory):
-    planner = user_factory("eval_planner", roles=["planner"])
+def test_planner_is_refused(world):
+    planner = _user("eval_planner", ["planner"])
     assert client_for(planner).get(URL, {"level": "cell", "period": "2031-03"}).status_code == 403
 
 
