@@ -90,7 +90,7 @@ def find_duplicates(case: Case) -> list[tuple[int, float]]:
 def create_case(
     *,
     source: str,
-    category_code: str,
+    category_code: str | Category,
     location: Point,
     description: str,
     reporter: User | None,
@@ -111,7 +111,8 @@ def create_case(
         raise PermissionDenied("只有监督员可以上报或自处理案卷")
     if not description or not description.strip():
         raise ValidationError({"description": "问题描述为必填项"})
-    category = find_category(category_code)
+    # A Category instance is accepted too (bulk backfill skips the lookup).
+    category = category_code if isinstance(category_code, Category) else find_category(category_code)
     if urgency:
         category.urgency(urgency)
     if location is None:
@@ -140,11 +141,14 @@ def create_case(
         case.category = category
         deadlines.start_stage(case, at)
         case.save(force_insert=True)
+        case.last_seq = 0
         role = {Source.INSPECTOR: Role.INSPECTOR, Source.SELF_HANDLED: Role.INSPECTOR,
                 Source.HOTLINE: Role.OPERATOR}.get(Source(source), "")
         record_creation(case, reporter, at, role=str(role.value) if role else "")
         dups = find_duplicates(case)
-        DuplicateLink.objects.bulk_create(
-            [DuplicateLink(case=case, original_id=pk, distance_m=dist, created_at=at) for pk, dist in dups]
-        )
+        if dups:
+            DuplicateLink.objects.bulk_create(
+                [DuplicateLink(case=case, original_id=pk, distance_m=dist, created_at=at) for pk, dist in dups]
+            )
+        case.duplicate_candidates = dups  # [(case id, distance m)] flagged just now
     return case

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -337,7 +338,12 @@ def _clean_fields(spec: ActionSpec, case: Case, fields: dict) -> dict:
 def _append(case: Case, action: str, from_state: str, to_state: str, user: User | None, at: dt.datetime, *,
             note: str = "", data: dict | None = None, due_at: dt.datetime | None = None,
             role: str = "") -> CaseHistory:
-    seq = (case.history.order_by("-seq").values_list("seq", flat=True).first() or 0) + 1
+    # perform() reads the last seq together with the row lock; other callers ask the database.
+    last = getattr(case, "last_seq", None)
+    if last is None:
+        last = case.history.order_by("-seq").values_list("seq", flat=True).first() or 0
+    seq = last + 1
+    case.last_seq = seq
     entry = CaseHistory(
         case=case, seq=seq, action=action, from_state=from_state, to_state=to_state, actor=user,
         actor_role=role, actor_department_id=getattr(user, "department_id", None), at=at, note=note or "",
@@ -373,7 +379,10 @@ def perform(case: Case, action: str, user: User, *, at: dt.datetime | None = Non
         raise ValidationError({"action": f"未知操作：{action}"})
     at = _parse_at(at)
     with transaction.atomic():
-        locked = Case.objects.select_for_update(of=("self",)).select_related("category", "department").get(pk=case.pk)
+        last_seq = CaseHistory.objects.filter(case=OuterRef("pk")).order_by("-seq").values("seq")[:1]
+        locked = (Case.objects.select_for_update(of=("self",))
+                  .select_related("category", "department", "reporter")
+                  .annotate(last_seq=Subquery(last_seq)).get(pk=case.pk))
         if locked.state not in spec.sources:
             raise IllegalTransition(f"案卷 {locked.number} 处于“{State(locked.state).label}”状态，不能执行“{spec.label}”")
         problem = _permission_problem(spec, locked, user)
