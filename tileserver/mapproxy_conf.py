@@ -51,7 +51,10 @@ def _source(layers: list[str], paths: ConfigPaths, raster: bool = False) -> dict
     }
 
 
-def build_mapproxy_conf(specs: list[LayerSpec], paths: ConfigPaths, *, demo: bool = False) -> dict[str, Any]:
+def build_mapproxy_conf(
+    specs: list[LayerSpec], paths: ConfigPaths, *, demo: bool = False, caches_enabled: bool = True
+) -> dict[str, Any]:
+    """The MapProxy configuration; `caches_enabled=False` serves every layer from its source (benchmarks)."""
     srs = list(settings.CITYGIS_OGC_SRS)
     sources: dict[str, Any] = {}
     caches: dict[str, Any] = {}
@@ -65,7 +68,7 @@ def build_mapproxy_conf(specs: list[LayerSpec], paths: ConfigPaths, *, demo: boo
             "title": spec.title,
             "md": {"abstract": spec.abstract, "keyword_list": [{"keywords": spec.keywords + [spec.theme]}]},
         }
-        if spec.cacheable:
+        if spec.cacheable and caches_enabled:
             caches[cache_name(spec.name)] = {
                 "grids": list(GRIDS), "sources": [source_name(spec.name)], "format": "image/png",
                 "cache": {"type": "file", "directory_layout": "tms", "use_grid_names": True}, "meta_size": [2, 2], "meta_buffer": 32,
@@ -76,7 +79,7 @@ def build_mapproxy_conf(specs: list[LayerSpec], paths: ConfigPaths, *, demo: boo
         groups[spec.theme].append(layer)
     # Public base layers only: the base map is shown to everyone (see auth.py).
     base_layers = [s.name for s in specs if s.theme == "base" and s.kind == "vector" and s.classification == "public"]
-    if base_layers:
+    if base_layers and caches_enabled:
         # One MapServer request draws every base layer with its labels: labels are placed across layers.
         src = _source(base_layers, paths)
         src.pop("coverage")

@@ -108,6 +108,8 @@ def serve_ogc(request: HttpRequest, path: str) -> HttpResponse:
         return refused
     environ = dict(request.META)
     environ["PATH_INFO"] = path
+    # Behind a TLS proxy (SECURE_PROXY_SSL_HEADER) capabilities must advertise https URLs.
+    environ["wsgi.url_scheme"] = request.scheme
     environ["mapproxy.authorize"] = make_authorize(user)
     try:
         status, headers, body = call_mapproxy(environ)

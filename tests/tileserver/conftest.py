@@ -127,9 +127,9 @@ def ows_server(tile_data, tiles_var):
         env=env, cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
+        for _ in range(600):
             try:
-                requests.get(url + "/ows?SERVICE=WMS&REQUEST=GetCapabilities", timeout=5)
+                requests.get(url + "/ows?SERVICE=WMS&REQUEST=GetCapabilities", timeout=60)
                 break
             except requests.ConnectionError:
                 if proc.poll() is not None:
@@ -139,6 +139,7 @@ def ows_server(tile_data, tiles_var):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
 
 
 

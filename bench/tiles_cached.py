@@ -1,0 +1,243 @@
+"""Bench: cached tiles per second through our `/tiles` (gunicorn → tileserver dispatcher → MapProxy) vs nginx
+serving the very same cache files statically, same concurrency, same run. Prints both and ours / nginx.
+
+Works on a scratch layer it creates (`land.bench_tiles`, 2,500 parcels in the `citygis` database or
+DATABASE_URL) with the configuration and cache in a temporary directory; everything is removed afterwards.
+Servers bind 127.0.0.1 only. BENCH_TILES_REQUESTS and BENCH_TILES_CONCURRENCY override the load.
+"""
+
+from __future__ import annotations
+
+import http.client
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH_LAYER = "land.bench_tiles"
+PREFIX = "BENCHTILE-"
+ORIGIN = (104.80, 26.56)  # south-west corner of the scratch parcels (lon/lat)
+REQUESTS = int(os.environ.get("BENCH_TILES_REQUESTS", 3000))
+CONCURRENCY = int(os.environ.get("BENCH_TILES_CONCURRENCY", 8))
+ZOOM = 15
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "city_gis.settings")
+    import django
+
+    django.setup()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def scratch_layer(var_dir: Path, *, caches_enabled: bool = True):
+    """A 50×50 grid of small parcels registered as a public layer; config generated into var_dir."""
+    from django.conf import settings
+    from django.contrib.gis.geos import MultiPolygon, Polygon
+    from django.db import transaction
+
+    from city_gis.accounts.models import Department
+    from layers.models import LandParcel, Layer
+    from layers.registry import register_layer
+    from tileserver.generate import generate_all
+
+    settings.CITYGIS_MAPFILE_DIR = var_dir / "mapserver"
+    settings.CITYGIS_MAPPROXY_DIR = var_dir / "mapproxy"
+    settings.CITYGIS_TILE_CACHE_DIR = var_dir / "tilecache"
+    Department.objects.get_or_create(code="land", defaults={"name_zh": "自然资源局"})
+    step = 0.0008
+    with transaction.atomic():
+        LandParcel.objects.filter(parcel_code__startswith=PREFIX).delete()
+        rows = []
+        for i in range(50):
+            for j in range(50):
+                x, y = ORIGIN[0] + i * step, ORIGIN[1] + j * step
+                poly = Polygon.from_bbox((x, y, x + step * 0.8, y + step * 0.8))
+                rows.append(LandParcel(parcel_code=f"{PREFIX}{i:02d}{j:02d}", landuse_code=("0701", "0601")[(i + j) % 2],
+                                       landuse_name="基准", name=f"基准{i}-{j}", geom=MultiPolygon(poly, srid=4490)))
+        LandParcel.objects.bulk_create(rows)
+        register_layer(BENCH_LAYER, owner="land", title_zh="基准宗地", classification="public", kind="vector",
+                       geometry_type="POLYGON", source_table="layers_landparcel",
+                       source_filter=f"parcel_code like '{PREFIX}%'",
+                       style={"fill": "#ffd37f", "stroke": "#555555", "classify_by": "landuse_code",
+                              "classes": [{"value": "0601", "fill": "#c0c0ff"}], "label": {"attribute": "name"}})
+    generate_all(caches_enabled=caches_enabled)
+    try:
+        yield
+    finally:
+        with transaction.atomic():
+            Layer.objects.filter(name=BENCH_LAYER).delete()
+            LandParcel.objects.filter(parcel_code__startswith=PREFIX).delete()
+
+
+@contextmanager
+def gunicorn(var_dir: Path, workers: int = 2):
+    from django.db import connection
+
+    port = free_port()
+    db = connection.settings_dict
+    env = dict(os.environ, CITYGIS_VAR_DIR=str(var_dir))
+    if db.get("NAME") and "DATABASE_URL" not in os.environ:
+        env["DATABASE_URL"] = f"postgis:///{db['NAME']}"
+    cmd = [str(Path(sys.executable).with_name("gunicorn")), "city_gis.wsgi:application", "--bind",
+           f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "4",
+           "--control-socket", str(var_dir / "gunicorn.ctl")]
+    with serving(cmd, port, env=env) as p:
+        yield p
+
+
+@contextmanager
+def serving(cmd: list[str], port: int, env: dict[str, str] | None = None):
+    """Run a server process until the block ends; yields its port once it accepts connections."""
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(port, proc)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@contextmanager
+def nginx(snippet: Path, work: Path):
+    """nginx serving the tile cache with the generated location snippet (as docs/deployment.md sets it up)."""
+    port = free_port()
+    work.mkdir(parents=True, exist_ok=True)
+    conf = work / "nginx.conf"
+    conf.write_text(f"""
+worker_processes 2;
+pid {work}/nginx.pid;
+error_log {work}/error.log;
+daemon off;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/body; proxy_temp_path {work}/proxy; fastcgi_temp_path {work}/fcgi;
+  uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
+  sendfile on; keepalive_requests 100000;
+  types {{ image/png png; }}
+  server {{
+    listen 127.0.0.1:{port};
+    include {snippet};
+    location @citygis_app {{ return 502; }}
+  }}
+}}
+""")
+    with serving(["nginx", "-c", str(conf), "-p", str(work)], port) as p:
+        yield p
+
+
+def wait_for(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def run_concurrently(total: int, concurrency: int, make_worker) -> float:
+    """Run `total` jobs on `concurrency` threads; `make_worker()` returns a per-thread `job(i)` callable
+    (and may hold per-thread state such as a keep-alive connection). Returns jobs per second."""
+    counter = iter(range(total))
+    lock = threading.Lock()
+
+    def thread() -> None:
+        job = make_worker()
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            job(i)
+
+    threads = [threading.Thread(target=thread) for _ in range(concurrency)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return total / (time.perf_counter() - start)
+
+
+def load(port: int, paths: list[str], total: int, concurrency: int) -> tuple[float, int]:
+    """Requests/second for `total` GETs cycling over `paths` on keep-alive connections; (rps, errors)."""
+    errors = [0]
+
+    def make_worker():
+        conn = [http.client.HTTPConnection("127.0.0.1", port, timeout=60)]
+
+        def job(i: int) -> None:
+            conn[0].request("GET", paths[i % len(paths)])
+            resp = conn[0].getresponse()
+            resp.read()
+            if resp.status != 200:
+                errors[0] += 1
+            if resp.getheader("Connection", "").lower() == "close":
+                conn[0] = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+        return job
+
+    return run_concurrently(total, concurrency, make_worker), errors[0]
+
+
+def tile_paths() -> list[str]:
+    n = 2**ZOOM
+    lon0, lat0 = ORIGIN
+    lon1, lat1 = lon0 + 0.04, lat0 + 0.04
+
+    def tx(lon):
+        return int((lon + 180) / 360 * n)
+
+    def ty(lat):
+        return int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+    return [f"/tiles/{BENCH_LAYER}/webmercator/{ZOOM}/{x}/{y}.png"
+            for x in range(tx(lon0), tx(lon1) + 1) for y in range(ty(lat1), ty(lat0) + 1)]
+
+
+def main() -> None:
+    setup_django()
+    work = Path(tempfile.mkdtemp(prefix="bench-tiles-"))
+    work.chmod(0o755)  # nginx workers run unprivileged and must read the cache
+    try:
+        with scratch_layer(work):
+            paths = tile_paths()
+            with gunicorn(work) as port:
+                _rps, errors = load(port, paths, len(paths), 2)  # seeds the cache through /tiles
+                if errors:
+                    raise RuntimeError(f"{errors} tiles failed while seeding")
+                load(port, paths, 200, CONCURRENCY)  # warm-up
+                ours, err_ours = load(port, paths, REQUESTS, CONCURRENCY)
+            with nginx(work / "mapproxy" / "nginx-public-tiles.conf", work / "nginx") as port:
+                load(port, paths, 200, CONCURRENCY)
+                static, err_static = load(port, paths, REQUESTS, CONCURRENCY)
+        if err_ours or err_static:
+            raise RuntimeError(f"failed requests: ours {err_ours}, nginx {err_static}")
+        print(f"tiles_cached: {len(paths)} cached tiles, {REQUESTS} requests, concurrency {CONCURRENCY}")
+        print(f"tiles_cached: ours /tiles {ours:.0f} req/s (errors {err_ours}); nginx static {static:.0f} req/s "
+              f"(errors {err_static}); ratio ours/nginx = {ours / static:.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
