@@ -13,18 +13,20 @@ always parameters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
 from .periods import Period
 
 # ---------------------------------------------------------------------------------------------------------
-# Base CTEs shared by every level.
+# Base CTEs for the case-level facts (areas, departments). PostgreSQL skips CTEs a statement never reads, so
+# levels whose facts are single transitions (inspector, dispatcher, leader) do not pay for them.
 #   rel — cases with a transition in the period, or whose disposal deadline falls in it (nothing else can
-#         contribute to any figure of the period; keeps the scan proportional to the period, not the history)
-#   h   — the history of those cases up to the period end
-#   cs  — one row per such case: its state at the period end and the facts the indicators use
+#         contribute to a case-level figure of the period; keeps the scan proportional to the period)
+#   cs  — one row per such case from its history up to the period end: its state at the end and the facts
+#         the indicators use
+#   due — cs with the two ways a disposal becomes due in the period
 # ---------------------------------------------------------------------------------------------------------
 BASE_CTES = """
 rel AS (
@@ -32,12 +34,6 @@ rel AS (
     UNION
     SELECT case_id FROM cases_casehistory
     WHERE disposal_deadline >= %(start)s AND disposal_deadline < %(end)s AND at < %(end)s
-),
-h AS MATERIALIZED (
-    SELECT h.case_id, h.seq, h.at, h.actor_id, h.from_state, h.to_state, h.on_time, h.department_id,
-           h.disposal_deadline, h.data
-    FROM cases_casehistory h JOIN rel ON rel.case_id = h.case_id
-    WHERE h.at < %(end)s
 ),
 cs AS MATERIALIZED (
     SELECT h.case_id,
@@ -50,30 +46,29 @@ cs AS MATERIALIZED (
         (array_agg(h.on_time ORDER BY h.seq DESC)
             FILTER (WHERE h.from_state = 'dispatched' AND h.to_state = 'disposed'))[1] AS disposed_on_time,
         bool_or(h.seq = 1 AND h.to_state = 'reported') AS inspector_reported,
-        bool_or(h.to_state = 'accepted') AS accepted,
         bool_or(h.to_state = 'closed') AS closed,
-        bool_or(h.from_state = 'disposed' AND h.to_state = 'dispatched') AS reworked,
-        bool_or(h.to_state = 'voided'
-                OR (h.to_state = 'closed' AND h.data->>'close_type' = ANY(%(error_close_kinds)s)))
-            AS registered_in_error
-    FROM h GROUP BY h.case_id
+        bool_or(h.from_state = 'disposed' AND h.to_state = 'dispatched') AS reworked
+    FROM cases_casehistory h JOIN rel ON rel.case_id = h.case_id
+    WHERE h.at < %(end)s
+    GROUP BY h.case_id
 ),
-due AS MATERIALIZED (
-    -- a disposal is due in the period when it was disposed in the period, or is still undisposed
-    -- (state dispatched at the end) with its disposal deadline in the period (overdue at the end)
+due AS (
     SELECT cs.*,
+        (cs.registered_at >= %(start)s) AS registered_in_period,
+        -- a disposal is due in the period when it was disposed in the period, or is still undisposed
+        -- (state dispatched at the end) with its disposal deadline in the period (overdue at the end)
         (cs.disposed_at >= %(start)s) AS disposed_in_period,
         (cs.state_at_end = 'dispatched' AND cs.disposal_deadline >= %(start)s
             AND cs.disposal_deadline < %(end)s) AS overdue_open
     FROM cs
-    WHERE cs.disposed_at >= %(start)s
-       OR (cs.state_at_end = 'dispatched' AND cs.disposal_deadline >= %(start)s
-           AND cs.disposal_deadline < %(end)s)
 )
 """
 
-IN_PERIOD = "{col} >= %(start)s AND {col} < %(end)s"
+IS_DUE = "(disposed_in_period OR overdue_open)"
 ON_TIME_DISPOSAL = "(disposed_in_period AND disposed_on_time IS NOT FALSE AND NOT overdue_open)"
+# A transition of the period, read straight from the history table: its own time bounds it.
+TRANSITION = "cases_casehistory h WHERE h.at >= %(start)s AND h.at < %(end)s AND h.actor_id IS NOT NULL AND "
+LATER = "SELECT 1 FROM cases_casehistory x WHERE x.case_id = h.case_id AND x.at < %(end)s AND "
 
 
 @dataclass(frozen=True)
@@ -89,7 +84,7 @@ class Indicator:
 
 @dataclass(frozen=True)
 class FactSet:
-    """Rows `unit, case_id, at, <flags>` selected from the base CTEs; `sql` may use {unit} and IN_PERIOD."""
+    """Rows `unit, case_id, at, <flags>` (SQL may use the base CTEs and {unit}); one row per counted item."""
 
     name: str
     sql: str
@@ -105,7 +100,6 @@ class Level:
     fact_sets: tuple[FactSet, ...]
     volume: str | None = None  # count indicator feeding the volume score
     unit_column: str = ""  # for area levels: the cases_case column holding the unit code
-    extra: dict = field(default_factory=dict)
 
     @property
     def indicators(self) -> dict[str, tuple[FactSet, Indicator]]:
@@ -115,37 +109,30 @@ class Level:
         return fs.sql.format(unit=f"c.{self.unit_column}" if self.unit_column else "")
 
 
-def _area_fact_sets() -> tuple[FactSet, ...]:
-    registered = FactSet(
-        "registered",
-        """SELECT {unit} AS unit, cs.case_id, cs.registered_at AS at, cs.inspector_reported
-           FROM cs JOIN cases_case c ON c.id = cs.case_id
-           WHERE cs.registered_at >= %(start)s""",
+AREA_FACTS = (
+    FactSet(
+        "cases",
+        """SELECT {unit} AS unit, due.case_id, COALESCE(due.registered_at, due.disposed_at, due.disposal_deadline) AS at,
+                  registered_in_period, inspector_reported, closed, """ + IS_DUE + " AS is_due, "
+        + ON_TIME_DISPOSAL + """ AS on_time
+           FROM due JOIN cases_case c ON c.id = due.case_id
+           WHERE registered_in_period OR """ + IS_DUE,
         (
-            Indicator("registered", _("立案数"), kind="count"),
-            Indicator("report_rate", _("上报率"), numerator="inspector_reported"),
+            Indicator("registered", _("立案数"), denominator="registered_in_period", kind="count"),
+            Indicator("report_rate", _("上报率"), numerator="inspector_reported", denominator="registered_in_period"),
+            Indicator("due", _("应结案数"), denominator="is_due", kind="count"),
+            Indicator("closing_rate", _("结案率"), numerator="closed", denominator="is_due"),
+            Indicator("on_time_closing_rate", _("按期结案率"), numerator="closed AND on_time", denominator="is_due"),
         ),
-    )
-    due = FactSet(
-        "due",
-        """SELECT {unit} AS unit, due.case_id, COALESCE(due.disposed_at, due.disposal_deadline) AS at,
-                  due.closed, """ + ON_TIME_DISPOSAL + """ AS on_time
-           FROM due JOIN cases_case c ON c.id = due.case_id""",
-        (
-            Indicator("due", _("应结案数"), kind="count"),
-            Indicator("closing_rate", _("结案率"), numerator="closed"),
-            Indicator("on_time_closing_rate", _("按期结案率"), numerator="closed AND on_time"),
-        ),
-    )
-    return registered, due
-
+    ),
+)
 
 DEPARTMENT_FACTS = (
     FactSet(
         "due",
         """SELECT due.department_id AS unit, due.case_id, COALESCE(due.disposed_at, due.disposal_deadline) AS at,
                   due.closed, due.reworked, """ + ON_TIME_DISPOSAL + """ AS on_time
-           FROM due WHERE due.department_id IS NOT NULL""",
+           FROM due WHERE due.department_id IS NOT NULL AND """ + IS_DUE,
         (
             Indicator("due", _("应处置数"), kind="count"),
             Indicator("closing_rate", _("结案率"), numerator="closed"),
@@ -156,81 +143,66 @@ DEPARTMENT_FACTS = (
     ),
 )
 
+
+def _on_time_transitions(name: str, where: str, indicator: Indicator, *extra: Indicator, flags: str = "") -> FactSet:
+    """Fact set of the period's transitions matching `where`, one row each, unit = the actor."""
+    return FactSet(
+        name,
+        f"SELECT h.actor_id AS unit, h.case_id, h.at, (h.on_time IS NOT FALSE) AS on_time{flags} "
+        f"FROM {TRANSITION}{where}",
+        (indicator, *extra),
+    )
+
+
 INSPECTOR_FACTS = (
     FactSet(
         "reports",
-        """SELECT h.actor_id AS unit, h.case_id, h.at, (cs.accepted OR cs.closed) AS effective
-           FROM h JOIN cs ON cs.case_id = h.case_id
-           WHERE h.seq = 1 AND h.to_state IN ('reported', 'self_handled') AND h.actor_id IS NOT NULL
-             AND h.at >= %(start)s""",
+        f"""SELECT h.actor_id AS unit, h.case_id, h.at,
+                   EXISTS ({LATER}x.to_state IN ('accepted', 'closed')) AS effective
+            FROM {TRANSITION}h.seq = 1 AND h.to_state IN ('reported', 'self_handled')""",
         (
             Indicator("reports", _("上报数"), kind="count"),
             Indicator("effective_report_rate", _("有效上报率"), numerator="effective"),
         ),
     ),
-    FactSet(
-        "verifies",
-        """SELECT h.actor_id AS unit, h.case_id, h.at, (h.on_time IS NOT FALSE) AS on_time
-           FROM h WHERE h.from_state = 'pending_verification' AND h.actor_id IS NOT NULL AND h.at >= %(start)s""",
-        (Indicator("on_time_verify_rate", _("按时核实率"), numerator="on_time"),),
-    ),
-    FactSet(
-        "checks",
-        """SELECT h.actor_id AS unit, h.case_id, h.at, (h.on_time IS NOT FALSE) AS on_time
-           FROM h WHERE h.from_state = 'disposed' AND h.to_state IN ('checked', 'dispatched')
-             AND h.actor_id IS NOT NULL AND h.at >= %(start)s""",
-        (Indicator("on_time_check_rate", _("按时核查率"), numerator="on_time"),),
-    ),
+    _on_time_transitions("verifies", "h.from_state = 'pending_verification'",
+                         Indicator("on_time_verify_rate", _("按时核实率"), numerator="on_time")),
+    _on_time_transitions("checks", "h.from_state = 'disposed' AND h.to_state IN ('checked', 'dispatched')",
+                         Indicator("on_time_check_rate", _("按时核查率"), numerator="on_time")),
     FactSet(
         "cell_cases",
         """SELECT DISTINCT ra.inspector_id AS unit, h.case_id, h.at,
                   (h.actor_id IS DISTINCT FROM ra.inspector_id) AS missed
-           FROM h JOIN cases_case c ON c.id = h.case_id
+           FROM cases_casehistory h JOIN cases_case c ON c.id = h.case_id
            JOIN grid_responsibilityarea_cells rc ON rc.cell_id = c.cell_id
            JOIN grid_responsibilityarea ra ON ra.id = rc.responsibilityarea_id
-           WHERE h.seq = 1 AND h.at >= %(start)s""",
+           WHERE h.seq = 1 AND h.at >= %(start)s AND h.at < %(end)s""",
         (Indicator("miss_rate", _("漏报率"), numerator="missed"),),
     ),
 )
 
 DISPATCHER_FACTS = (
-    FactSet(
-        "dispatches",
-        """SELECT h.actor_id AS unit, h.case_id, h.at, (h.on_time IS NOT FALSE) AS on_time,
-                  EXISTS (SELECT 1 FROM cases_casehistory r
-                          WHERE r.case_id = h.case_id AND r.seq > h.seq AND r.to_state = 'registered'
-                            AND r.at < %(end)s) AS returned
-           FROM h WHERE h.from_state = 'registered' AND h.to_state = 'dispatched'
-             AND h.actor_id IS NOT NULL AND h.at >= %(start)s""",
-        (
-            Indicator("dispatched", _("派遣数"), kind="count"),
-            Indicator("on_time_dispatch_rate", _("按时派遣率"), numerator="on_time"),
-            Indicator("accurate_dispatch_rate", _("准确派遣率"), numerator="NOT returned"),
-        ),
+    _on_time_transitions(
+        "dispatches", "h.from_state = 'registered' AND h.to_state = 'dispatched'",
+        Indicator("dispatched", _("派遣数"), kind="count"),
+        Indicator("on_time_dispatch_rate", _("按时派遣率"), numerator="on_time"),
+        Indicator("accurate_dispatch_rate", _("准确派遣率"), numerator="NOT returned"),
+        # the first later entry into `registered` can only be this dispatch's return
+        flags=f", EXISTS ({LATER}x.seq > h.seq AND x.to_state = 'registered') AS returned",
     ),
 )
 
 LEADER_FACTS = (
-    FactSet(
-        "registers",
-        """SELECT h.actor_id AS unit, h.case_id, h.at, (h.on_time IS NOT FALSE) AS on_time,
-                  cs.registered_in_error AS in_error
-           FROM h JOIN cs ON cs.case_id = h.case_id
-           WHERE h.from_state = 'accepted' AND h.to_state = 'registered'
-             AND h.actor_id IS NOT NULL AND h.at >= %(start)s""",
-        (
-            Indicator("registered", _("立案数"), kind="count"),
-            Indicator("on_time_register_rate", _("按时立案率"), numerator="on_time"),
-            Indicator("accurate_register_rate", _("准确立案率"), numerator="NOT in_error"),
-        ),
+    _on_time_transitions(
+        "registers", "h.from_state = 'accepted' AND h.to_state = 'registered'",
+        Indicator("registered", _("立案数"), kind="count"),
+        Indicator("on_time_register_rate", _("按时立案率"), numerator="on_time"),
+        Indicator("accurate_register_rate", _("准确立案率"), numerator="NOT in_error"),
+        flags=f""", EXISTS ({LATER}(x.to_state = 'voided'
+                   OR (x.to_state = 'closed' AND x.data->>'close_type' = ANY(%(error_close_kinds)s)))) AS in_error""",
     ),
-    FactSet(
-        "closes",
-        """SELECT h.actor_id AS unit, h.case_id, h.at, (h.on_time IS NOT FALSE) AS on_time
-           FROM h WHERE h.to_state = 'closed' AND h.from_state = 'checked'
-             AND h.actor_id IS NOT NULL AND h.at >= %(start)s""",
-        (Indicator("on_time_close_rate", _("按时结案率"), numerator="on_time"),),
-    ),
+    _on_time_transitions("closes", "h.from_state = 'checked' AND h.to_state = 'closed'",
+                         Indicator("on_time_close_rate", _("按时结案率"), numerator="on_time")),
 )
 
 AREA_LEVELS = {"cell": "cell_code", "community": "community_code", "street": "street_code", "district": "district_code"}
@@ -238,7 +210,7 @@ AREA_LABELS = {"cell": _("单元网格"), "community": _("社区"), "street": _(
 
 LEVELS: dict[str, Level] = {
     **{
-        name: Level(name, AREA_LABELS[name], "area", "area", _area_fact_sets(), volume="registered", unit_column=col)
+        name: Level(name, AREA_LABELS[name], "area", "area", AREA_FACTS, volume="registered", unit_column=col)
         for name, col in AREA_LEVELS.items()
     },
     "department": Level("department", _("专业部门"), "department", "department", DEPARTMENT_FACTS, volume="due"),
