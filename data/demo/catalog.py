@@ -119,7 +119,7 @@ def register_city_layers() -> None:
 
 
 RASTERS = {
-    "dem": ("数字高程模型", "Digital elevation model", "中心城区 10 米数字高程模型（喀斯特地貌，模拟数据），EPSG:4544。",
+    "dem": ("数字高程模型", "Digital elevation model", "中心城区约 10 米（0.0001°）数字高程模型（喀斯特地貌，模拟数据），EPSG:4490。",
             ["高程", "DEM", "地形"], {"colormap": "terrain", "min": 1750, "max": 2350}),
     "hillshade": ("山体阴影", "Hillshade", "由 DEM 计算的山体阴影（方位角 315°，高度角 45°）。", ["地形", "晕渲"],
                   {"colormap": "gray", "min": 0, "max": 255}),
@@ -135,7 +135,7 @@ def register_raster_layers(paths: dict[str, str]) -> None:
     for key, path in paths.items():
         zh, en, abstract, keywords, style = RASTERS[key]
         register_layer(f"raster.{key}", owner="survey", kind="raster", geometry_type="RASTER", raster_path=path,
-                       srid=settings.CITYGIS_METRIC_SRID, title_zh=zh, title_en=en, abstract=abstract, keywords=keywords,
+                       srid=settings.CITYGIS_STORAGE_SRID, title_zh=zh, title_en=en, abstract=abstract, keywords=keywords,
                        style=style, classification="public", update_frequency="irregular", source_table="")
 
 

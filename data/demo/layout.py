@@ -67,6 +67,11 @@ def to_4544(u, v):
     return cx + u * _COS - v * _SIN, cy + u * _SIN + v * _COS
 
 
+def to_4544_lonlat(lon, lat):
+    """EPSG:4490 lon/lat → EPSG:4544 (easting, northing); arrays welcome."""
+    return _TO_4544.transform(lon, lat)
+
+
 def to_local(x, y):
     """EPSG:4544 → local frame."""
     cx, cy = CENTRE_4544

@@ -1,8 +1,10 @@
-"""Demo step "rasters": a 10 m DEM of the town and its karst hills, with hillshade and slope, as COG GeoTIFFs.
+"""Demo step "rasters": a ~10 m DEM of the town and its karst hills, with hillshade and slope, as COG GeoTIFFs.
 
 The DEM samples the same elevation function the city step used to put hazard points on steep slopes (see
-`terrain`), on an EPSG:4544 grid; MapServer reprojects it for other CRSs. Files are written to a temporary
-name and renamed into place, so a reader never sees a half-written file (test sessions may build at once).
+`terrain`) at the centres of a 0.0001° grid in EPSG:4490, the storage CRS of every other layer, so no
+consumer has to know about a second CRS (MapServer reprojects on request). Slope and hillshade use the
+grid's true pixel size in metres. Files are written to a temporary name and renamed into place, so a reader
+never sees a half-written file (test sessions may build at once).
 """
 
 from __future__ import annotations
@@ -14,17 +16,18 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from django.conf import settings
+from pyproj import Geod
 from rasterio.crs import CRS
 from rasterio.io import MemoryFile
 from rasterio.shutil import copy as rio_copy
 from rasterio.transform import from_origin
 
 from . import catalog
-from .layout import CENTRE_4544, make_layout
+from .layout import CENTRE_LONLAT, make_layout, to_4544_lonlat
 from .terrain import elevation
 
-RESOLUTION_M = 10.0
-HALF_EXTENT_M = (4500.0, 4000.0)  # covers the town and its rotated surroundings
+RESOLUTION_DEG = 0.0001  # ≈ 9.9 m east–west, 11.1 m north–south at 26.6°N
+HALF_EXTENT_DEG = (0.046, 0.037)  # covers the town and its surroundings (≈ ±4.6 km × ±4.1 km)
 NODATA = -9999.0
 SUN_AZIMUTH, SUN_ALTITUDE = 315.0, 45.0
 
@@ -34,22 +37,29 @@ def raster_dir() -> Path:
 
 
 def dem_grid(seed: int) -> tuple[np.ndarray, rasterio.Affine]:
-    """Elevation (float32, metres) on the EPSG:4544 grid and its geotransform (north-up, pixel corners)."""
-    cx, cy = CENTRE_4544
-    hx, hy = HALF_EXTENT_M
-    west = round((cx - hx) / RESOLUTION_M) * RESOLUTION_M
-    north = round((cy + hy) / RESOLUTION_M) * RESOLUTION_M
-    width, height = int(2 * hx / RESOLUTION_M), int(2 * hy / RESOLUTION_M)
-    xs = west + (np.arange(width) + 0.5) * RESOLUTION_M
-    ys = north - (np.arange(height) + 0.5) * RESOLUTION_M
-    gx, gy = np.meshgrid(xs, ys)
-    z = elevation(gx, gy, seed, make_layout(seed)).astype(np.float32)
-    return z, from_origin(west, north, RESOLUTION_M, RESOLUTION_M)
+    """Elevation (float32, metres) on the EPSG:4490 grid and its geotransform (north-up, pixel corners)."""
+    lon0, lat0 = CENTRE_LONLAT
+    hx, hy = HALF_EXTENT_DEG
+    west, north = round(lon0 - hx, 4), round(lat0 + hy, 4)
+    width, height = round(2 * hx / RESOLUTION_DEG), round(2 * hy / RESOLUTION_DEG)
+    lons = west + (np.arange(width) + 0.5) * RESOLUTION_DEG
+    lats = north - (np.arange(height) + 0.5) * RESOLUTION_DEG
+    x, y = to_4544_lonlat(*np.meshgrid(lons, lats))
+    z = elevation(x, y, seed, make_layout(seed)).astype(np.float32)
+    return z, from_origin(west, north, RESOLUTION_DEG, RESOLUTION_DEG)
 
 
-def derive(dem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pixel_size_m() -> tuple[float, float]:
+    """(east–west, north–south) size in metres of a pixel at the centre of the grid."""
+    geod = Geod(ellps="GRS80")  # the CGCS2000 ellipsoid, to well under a millimetre here
+    lon0, lat0 = CENTRE_LONLAT
+    return (geod.inv(lon0, lat0, lon0 + RESOLUTION_DEG, lat0)[2], geod.inv(lon0, lat0, lon0, lat0 + RESOLUTION_DEG)[2])
+
+
+def derive(dem: np.ndarray, pixel_m: tuple[float, float] = (10.0, 10.0)) -> tuple[np.ndarray, np.ndarray]:
     """(hillshade uint8, slope float32 degrees) by central differences, as GDAL's gdaldem does in the interior."""
-    dz_drow, dz_dcol = np.gradient(dem.astype(np.float64), RESOLUTION_M)
+    dx, dy = pixel_m
+    dz_drow, dz_dcol = np.gradient(dem.astype(np.float64), dy, dx)
     # ESRI/Burrough convention: x east, y down the rows (south); aspect as a maths angle
     slope = np.arctan(np.hypot(dz_dcol, dz_drow))
     aspect = np.arctan2(dz_drow, -dz_dcol)
@@ -64,7 +74,7 @@ def write_cog(path: Path, data: np.ndarray, transform, *, nodata: float | None, 
     """Write a tiled, DEFLATE-compressed Cloud Optimized GeoTIFF with overviews, atomically."""
     profile = {
         "driver": "GTiff", "width": data.shape[1], "height": data.shape[0], "count": 1, "dtype": data.dtype.name,
-        "crs": CRS.from_epsg(settings.CITYGIS_METRIC_SRID), "transform": transform, "nodata": nodata,
+        "crs": CRS.from_epsg(settings.CITYGIS_STORAGE_SRID), "transform": transform, "nodata": nodata,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tif", dir=path.parent)
@@ -87,7 +97,7 @@ def write_cog(path: Path, data: np.ndarray, transform, *, nodata: float | None, 
 def build(seed: int) -> dict[str, str]:
     """Write dem.tif, hillshade.tif and slope.tif; return their paths by layer short name."""
     dem, transform = dem_grid(seed)
-    hillshade, slope = derive(dem)
+    hillshade, slope = derive(dem, pixel_size_m())
     out = raster_dir()
     paths = {key: out / f"{key}.tif" for key in ("dem", "hillshade", "slope")}
     write_cog(paths["dem"], dem, transform, nodata=NODATA, description="elevation (m)")

@@ -1,4 +1,4 @@
-"""DEM, hillshade and slope: readable COGs in EPSG:4544 over the town, consistent with each other."""
+"""DEM, hillshade and slope: readable COGs in EPSG:4490 over the town, consistent with each other."""
 
 from __future__ import annotations
 
@@ -25,14 +25,15 @@ def test_three_rasters_are_registered_to_survey(raster_layers):
         assert layer.classification == "public" and layer.title_zh
 
 
-def test_rasters_are_cogs_in_epsg_4544_covering_the_town(raster_layers):
+def test_rasters_are_cogs_in_epsg_4490_covering_the_town(raster_layers):
     with connection.cursor() as cur:
-        cur.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(ST_Transform(geom, 4544)) e FROM layers_landparcel) t")
+        cur.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM layers_landparcel) t")
         minx, miny, maxx, maxy = cur.fetchone()
     for layer in raster_layers.values():
+        assert layer.srid == 4490
         with rasterio.open(layer.raster_path) as src:
-            assert src.crs.to_epsg() == 4544
-            assert src.res == (10.0, 10.0)
+            assert src.crs.to_epsg() == 4490
+            assert src.res == pytest.approx((0.0001, 0.0001))
             left, bottom, right, top = src.bounds
             assert left < minx and bottom < miny and right > maxx and top > maxy
             assert src.profile.get("tiled") and src.block_shapes[0] == (256, 256)
