@@ -290,6 +290,11 @@ def run(ctx) -> None:
             recent[:] = recent[-50:]
             sim.run(case, created)
     bar.close()
+    from layers.models import Layer
+    from layers.registry import refresh_stats
+
+    for layer in Layer.objects.filter(name__in=["cases.open", "cases.closed"]):
+        refresh_stats(layer)
     if ctx.progress:
         print(f"[demo] history: {Case.objects.count()} cases ({skipped} outside the area skipped); "
               f"actions {dict(sorted(sim.counts.items()))}")
