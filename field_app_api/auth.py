@@ -40,12 +40,13 @@ class TokenView(APIView):
 
     def get_authenticators(self):
         # Login must not fail on a stale token header; revocation needs the caller's credentials.
-        if self.request.method == "POST":
+        # self.request is the Django request here (None while drf-spectacular builds a mock request).
+        if getattr(self.request, "method", None) == "POST":
             return []
         return super().get_authenticators()
 
     def get_permissions(self):
-        return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
+        return [AllowAny()] if getattr(self.request, "method", None) == "POST" else [IsAuthenticated()]
 
     @extend_schema(
         operation_id="auth_token_create",

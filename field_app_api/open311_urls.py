@@ -1,15 +1,22 @@
-"""Open311 GeoReport v2 routes under /open311/v2/ (format suffix .json or .xml on every path)."""
+"""Open311 GeoReport v2 routes under /open311/v2/: every resource as .json and as .xml.
+
+Each suffix is its own route (format passed as a fixed kwarg) so the OpenAPI schema lists both.
+"""
 
 from django.urls import re_path
 
 from .open311 import views
 
-FMT = r"\.(?P<format>json|xml)$"
+ROUTES = [
+    (r"discovery", views.DiscoveryView, "open311-discovery"),
+    (r"services", views.ServiceListView, "open311-services"),
+    (r"services/(?P<code>[0-9A-Za-z_:-]{1,20})", views.ServiceDefinitionView, "open311-service"),
+    (r"requests", views.RequestListView, "open311-requests"),
+    (r"requests/(?P<request_id>[0-9A-Za-z_-]{1,40})", views.RequestDetailView, "open311-request"),
+]
 
 urlpatterns = [
-    re_path(r"^discovery" + FMT, views.DiscoveryView.as_view(), name="open311-discovery"),
-    re_path(r"^services" + FMT, views.ServiceListView.as_view(), name="open311-services"),
-    re_path(r"^services/(?P<code>[0-9A-Za-z_:-]{1,20})" + FMT, views.ServiceDefinitionView.as_view(), name="open311-service"),
-    re_path(r"^requests" + FMT, views.RequestListView.as_view(), name="open311-requests"),
-    re_path(r"^requests/(?P<request_id>[0-9A-Za-z_-]{1,40})" + FMT, views.RequestDetailView.as_view(), name="open311-request"),
+    re_path(rf"^{pattern}\.{fmt}$", view.as_view(), {"format": fmt}, name=f"{name}-{fmt}")
+    for pattern, view, name in ROUTES
+    for fmt in ("json", "xml")
 ]

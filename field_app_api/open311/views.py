@@ -8,7 +8,8 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
@@ -26,11 +27,28 @@ SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-25T00:00:00+08:00"
 DEFAULT_WINDOW = timedelta(days=90)
 MAX_REQUESTS = 1000
-FORMAT_PARAM = OpenApiParameter("format", str, OpenApiParameter.PATH, enum=["json", "xml"], description="json 或 xml")
+
+
+class Open311Schema(AutoSchema):
+    """One operation per suffix: ids like open311_requests_create_json, one media type each."""
+
+    def _format(self) -> str:
+        return "xml" if self.path.endswith(".xml") else "json"
+
+    def get_operation_id(self) -> str:
+        verb = "create" if self.method == "POST" else "get"
+        return f"open311_{self.view.schema_name}_{verb}_{self._format()}"
+
+    def map_renderers(self, attribute: str) -> list:
+        return [r for r in super().map_renderers(attribute) if (attribute == "format" and r == self._format())
+                or (attribute == "media_type" and r == ("text/xml" if self._format() == "xml" else "application/json"))]
 
 
 class Open311View(APIView):
     """Public, anonymous, spec-format errors, JSON or XML chosen by the URL suffix."""
+
+    schema = Open311Schema()
+    schema_name = "root"
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -45,10 +63,11 @@ class Open311View(APIView):
 
 
 class DiscoveryView(Open311View):
+    schema_name = "discovery"
     xml_root = "discovery"
     xml_single_object = True
 
-    @extend_schema(operation_id="open311_discovery", parameters=[FORMAT_PARAM], responses={200: s.DiscoverySerializer},
+    @extend_schema(responses={200: s.DiscoverySerializer},
                    tags=["open311"], auth=[])
     def get(self, request, format=None):
         base = request.build_absolute_uri("/open311/v2/")
@@ -71,21 +90,22 @@ class DiscoveryView(Open311View):
 
 
 class ServiceListView(Open311View):
+    schema_name = "services"
     xml_root = "services"
     xml_item = "service"
 
-    @extend_schema(operation_id="open311_services", parameters=[FORMAT_PARAM], responses={200: s.ServiceSerializer(many=True)},
+    @extend_schema(responses={200: s.ServiceSerializer(many=True)},
                    tags=["open311"], auth=[])
     def get(self, request, format=None):
         return Response([domain.service_of(c) for c in domain.categories()])
 
 
 class ServiceDefinitionView(Open311View):
+    schema_name = "service"
     xml_root = "service_definition"
     xml_single_object = True
 
-    @extend_schema(operation_id="open311_service_definition", parameters=[FORMAT_PARAM],
-                   responses={200: s.ServiceDefinitionSerializer, 404: s.Open311ErrorSerializer(many=True)},
+    @extend_schema(responses={200: s.ServiceDefinitionSerializer, 404: s.Open311ErrorSerializer(many=True)},
                    tags=["open311"], auth=[])
     def get(self, request, code: str, format=None):
         category = domain.get_category(code)
@@ -96,6 +116,7 @@ class ServiceDefinitionView(Open311View):
 
 
 class RequestListView(Open311View):
+    schema_name = "requests"
     xml_root = "service_requests"
     xml_item = "request"
 
@@ -105,8 +126,7 @@ class RequestListView(Open311View):
         return super().get_throttles()
 
     @extend_schema(
-        operation_id="open311_requests_list",
-        parameters=[FORMAT_PARAM, s.RequestQuerySerializer],
+        parameters=[s.RequestQuerySerializer],
         responses={200: s.ServiceRequestSerializer(many=True), 400: s.Open311ErrorSerializer(many=True)},
         tags=["open311"],
         auth=[],
@@ -134,8 +154,6 @@ class RequestListView(Open311View):
         return Response(domain.service_requests(cases))
 
     @extend_schema(
-        operation_id="open311_requests_create",
-        parameters=[FORMAT_PARAM],
         request={"application/x-www-form-urlencoded": s.RequestCreateSerializer, "application/json": s.RequestCreateSerializer},
         responses={201: s.RequestCreatedSerializer(many=True), 400: s.Open311ErrorSerializer(many=True),
                    403: s.Open311ErrorSerializer(many=True)},
@@ -171,11 +189,11 @@ class RequestListView(Open311View):
 
 
 class RequestDetailView(Open311View):
+    schema_name = "request"
     xml_root = "service_requests"
     xml_item = "request"
 
-    @extend_schema(operation_id="open311_request_detail", parameters=[FORMAT_PARAM],
-                   responses={200: s.ServiceRequestSerializer(many=True), 404: s.Open311ErrorSerializer(many=True)},
+    @extend_schema(responses={200: s.ServiceRequestSerializer(many=True), 404: s.Open311ErrorSerializer(many=True)},
                    tags=["open311"], auth=[])
     def get(self, request, request_id: str, format=None):
         case = get_object_or_404(domain.public_cases().filter(**domain.number_in_lookup([request_id])))

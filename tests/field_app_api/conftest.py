@@ -114,9 +114,14 @@ def field_area(django_db_setup, django_db_blocker):
             cell = cells[0]
             created = [area, *cells, community, street, district]
         centre = cell.geom.point_on_surface
-    yield {"cell": cell, "lon": centre.x, "lat": centre.y, "inspector": "inspector1"}
+        other = (Cell.objects.filter(valid_to__isnull=True, responsibility_areas__inspector=inspector)
+                 .exclude(pk=cell.pk).first())
+        far = other.geom.point_on_surface
+    yield {"cell": cell, "lon": centre.x, "lat": centre.y, "inspector": "inspector1",
+           "other_cell": other, "other_lon": far.x, "other_lat": far.y}
     with django_db_blocker.unblock():
         purge_cases_in_cell(cell.pk)
+        purge_cases_in_cell(other.pk)
         for obj in created:
             obj.delete()
 

@@ -174,3 +174,76 @@ def test_oversized_and_too_many_photos_are_400(client_as, field_area, jpeg, sett
 @pytest.mark.parametrize("username", ["operator", "dispatcher", "dept_sanitation", "planner", "leader_view"])
 def test_only_inspectors_may_report(client_as, field_area, username):
     assert client_as(username).post(URL, body(field_area), format="json").status_code == 403
+
+
+def in_own_connection(fn, *args):
+    """Run fn in a thread: its own DB connection, outside the test's transaction (so it really commits)."""
+    import threading
+
+    from django.db import connection
+
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            out["error"] = exc
+        finally:
+            connection.close()
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
+def purge_uuids(uuids):
+    from django.db import connection, transaction
+
+    with transaction.atomic():
+        ids = list(Case.objects.filter(client_uuid__in=uuids).values_list("pk", flat=True))
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL citygis.allow_history_purge = 'on'")
+        ReportReceipt.objects.filter(client_uuid__in=uuids).delete()
+        Case.objects.filter(pk__in=ids).delete()
+
+
+def test_concurrent_retries_create_exactly_one_case(field_area):
+    """16 threads, each with its own connection, send the same report at the same moment."""
+    import threading
+
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    from city_gis.accounts.models import User
+
+    user = User.objects.get(username="inspector1")
+    data = body(field_area)
+    barrier = threading.Barrier(16)
+    statuses, numbers = [], []
+
+    def send():
+        try:
+            client = APIClient()
+            client.force_authenticate(user)
+            barrier.wait()
+            r = client.post(URL, data, format="json")
+            statuses.append(r.status_code)
+            numbers.append(r.json().get("number"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(16)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(statuses) == [200] * 15 + [201]
+        assert len(set(numbers)) == 1
+        assert in_own_connection(lambda: Case.objects.filter(client_uuid=data["client_uuid"]).count()) == 1
+    finally:
+        in_own_connection(purge_uuids, [data["client_uuid"]])
