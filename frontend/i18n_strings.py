@@ -19,6 +19,7 @@ def js_strings() -> dict[str, str | dict[str, str]]:
         "overdue": _("已超期"),
         "dueSoon": _("即将超期"),
         "deadline": _("处置时限"),
+        "stageDeadline": _("本环节时限"),
         "history": _("处理过程"),
         "photos": _("照片"),
         "location": _("位置"),
@@ -46,6 +47,7 @@ def js_strings() -> dict[str, str | dict[str, str]]:
         "casesBehind": _("相关案卷"),
         "lights": {"green": _("正常"), "yellow": _("即将超期"), "red": _("已超期")},
         "actions": {
+            "report": _("上报"),
             "accept": _("受理"),
             "reject": _("不予受理"),
             "register": _("立案"),
@@ -84,6 +86,13 @@ def js_strings() -> dict[str, str | dict[str, str]]:
             "confirmed": _("核实属实"),
             "deadline": _("新时限"),
             "photos": _("照片"),
+        },
+        "units": {
+            "minutes": _("分钟"),
+            "hours": _("小时"),
+            "working_minutes": _("工作分钟"),
+            "working_hours": _("工作小时"),
+            "working_days": _("工作日"),
         },
         "roles": {value: str(label) for value, label in Role.choices},
     }

@@ -100,7 +100,7 @@
     const map = L.map(elementId, Object.assign({ zoomControl: true, attributionControl: true }, options))
       .setView(options.center || config.center, options.zoom || config.zoom);
     const base = L.tileLayer(config.baseTiles, { maxZoom: 19, attribution: "CityGIS 六盘水" }).addTo(map);
-    map.attributionControl.setPrefix("CityGIS");
+    map.attributionControl.setPrefix(false);
     map.cgBase = base;
     return map;
   }

@@ -182,7 +182,8 @@
         <dt>${esc(t("state"))}</dt><dd><span class="cg-light cg-light-${esc(caseLight(c))}"></span> ${esc(stateLabel(c))}</dd>
         <dt>${esc(t("category"))}</dt><dd>${esc(categoryLabel(c))}</dd>
         <dt>${esc(t("department"))}</dt><dd>${esc(departmentLabel(c) || "—")}</dd>
-        <dt>${esc(t("deadline"))}</dt><dd>${esc(fmtTime(c.stage_deadline) || "—")}${c.disposal_deadline ? `<br><span class="cg-muted">${esc(t("fields").department)}: ${esc(fmtTime(c.disposal_deadline))}</span>` : ""}</dd>
+        <dt>${esc(t("stageDeadline"))}</dt><dd>${esc(fmtTime(c.stage_deadline) || "—")}</dd>
+        <dt>${esc(t("deadline"))}</dt><dd>${esc(fmtTime(c.disposal_deadline) || "—")}</dd>
         <dt>${esc(t("location"))}</dt><dd>${esc(c.address || c.geocode || "")}<br><span class="cg-muted">${esc(c.cell_code || label(c.cell) || "")}
           ${ll ? `${ll[1].toFixed(6)}, ${ll[0].toFixed(6)}` : ""}</span></dd>
         <dt>${esc(t("note"))}</dt><dd>${esc(c.description || "")}</dd>
@@ -229,7 +230,7 @@
       control = `<select name="${name}" ${req}><option value=""></option>${opts.join("")}</select>`;
     } else if (kind === "urgency" || f.name === "urgency") {
       const levels = (preview && preview.urgency_levels) || [];
-      control = `<select name="${name}" ${req}>${levels.map((l) => `<option value="${esc(l.code)}" data-deadline="${esc(l.deadline)}"${l.code === preview.urgency ? " selected" : ""}>${esc(config.language === "en" && l.name_en ? l.name_en : l.name_zh)} (${esc(l.limit)} ${esc(l.unit)})</option>`).join("") || '<option value=""></option>'}</select>`;
+      control = `<select name="${name}" ${req}>${levels.map((l) => `<option value="${esc(l.code)}" data-deadline="${esc(l.deadline)}"${l.code === preview.urgency ? " selected" : ""}>${esc(config.language === "en" && l.name_en ? l.name_en : l.name_zh)} (${esc(l.limit)} ${esc(t("units")[l.unit] || l.unit)})</option>`).join("") || '<option value=""></option>'}</select>`;
     } else if (f.choices && f.choices.length) {
       control = `<select name="${name}" ${req}>${f.required ? "" : '<option value=""></option>'}${f.choices.map((ch) => {
         const v = Array.isArray(ch) ? ch[0] : ch.value ?? ch;
