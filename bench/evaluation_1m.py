@@ -136,7 +136,7 @@ def generate(n: int) -> None:
             FROM generate_series(1, %(n)s) AS i
             CROSS JOIN LATERAL (SELECT timestamptz '2030-01-01 08:00+08'
                                        + (i::float8 / %(n)s) * interval '365 days' AS t) tt
-            JOIN bench_cells c ON c.idx = (i * 7919) %% 5000
+            JOIN bench_cells c ON c.idx = (i::bigint * 7919) %% 5000
             JOIN grid_responsibilityarea_cells rc ON rc.cell_id = c.id
             JOIN grid_responsibilityarea ra ON ra.id = rc.responsibilityarea_id
             """,
