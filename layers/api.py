@@ -14,6 +14,8 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import FileResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status, viewsets
@@ -41,7 +43,7 @@ class LayerSerializer(serializers.ModelSerializer):
     """Everything a client needs to find, describe and show a layer."""
 
     owner = OwnerSerializer(read_only=True)
-    bbox = serializers.SerializerMethodField(help_text="[minx, miny, maxx, maxy]，EPSG:4490 经度/纬度")
+    bbox = serializers.SerializerMethodField(help_text=_lazy('[minx, miny, maxx, maxy]，EPSG:4490 经度/纬度'))
     wms_layer = serializers.CharField(source="name", read_only=True)
     legend_url = serializers.SerializerMethodField()
     tile_url = serializers.SerializerMethodField()
@@ -74,7 +76,7 @@ class LayerSerializer(serializers.ModelSerializer):
 
 class UploadSerializer(serializers.Serializer):
     file = serializers.FileField()
-    srs = serializers.CharField(required=False, allow_blank=True, help_text="源坐标系，如 EPSG:4544（文件未声明时必填）")
+    srs = serializers.CharField(required=False, allow_blank=True, help_text=_lazy('源坐标系，如 EPSG:4544（文件未声明时必填）'))
     skip_rejected = serializers.BooleanField(required=False, default=False)
 
 
@@ -88,7 +90,7 @@ class CreateSerializer(UploadSerializer):
     title_en = serializers.CharField(required=False, allow_blank=True, default="")
     abstract = serializers.CharField(required=False, allow_blank=True, default="")
     theme = serializers.ChoiceField(choices=Theme.choices, required=False)
-    department = serializers.CharField(required=False, help_text="责任部门代码；默认为当前用户所在部门")
+    department = serializers.CharField(required=False, help_text=_lazy('责任部门代码；默认为当前用户所在部门'))
     classification = serializers.ChoiceField(choices=Classification.choices, default=Classification.INTERNAL)
 
 
@@ -112,16 +114,16 @@ def _int_param(request, name: str, default: int, maximum: int | None = None) -> 
     try:
         value = int(raw)
     except ValueError as exc:
-        raise ValidationError({name: f"必须是整数，得到 {raw!r}"}) from exc
+        raise ValidationError({name: _("必须是整数，得到 %(raw)s") % {"raw": repr(raw)}}) from exc
     if value < 0 or (maximum is not None and value > maximum):
-        raise ValidationError({name: f"取值范围 0–{maximum if maximum is not None else '∞'}，得到 {value}"})
+        raise ValidationError({name: _("取值范围 0–%(maximum)s，得到 %(value)s") % {"maximum": maximum if maximum is not None else "∞", "value": value}})
     return value
 
 
 def _run_import(upload, layer_name: str, user, **kwargs) -> dict:
     """Save the upload to a temporary file (keeping only its extension) and import it."""
     if upload.size > settings.CITYGIS_IMPORT_MAX_BYTES:
-        raise ValidationError({"file": f"文件超过上限 {settings.CITYGIS_IMPORT_MAX_BYTES} 字节"})
+        raise ValidationError({"file": _("文件超过上限 %(citygis_import_max_bytes)s 字节") % {"citygis_import_max_bytes": settings.CITYGIS_IMPORT_MAX_BYTES}})
     suffix = Path(upload.name or "").suffix.lower()[:10]
     with tempfile.TemporaryDirectory(prefix="citygis-upload-") as tmp:
         path = Path(tmp) / f"upload{suffix}"
@@ -170,8 +172,8 @@ class LayerViewSet(viewsets.ReadOnlyModelViewSet):
         return qs
 
     @extend_schema(parameters=[
-        OpenApiParameter("theme", str, description="按主题过滤，如 land"),
-        OpenApiParameter("owner", str, description="按责任部门代码过滤，如 land"),
+        OpenApiParameter("theme", str, description=_lazy('按主题过滤，如 land')),
+        OpenApiParameter("owner", str, description=_lazy('按责任部门代码过滤，如 land')),
     ])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
@@ -179,7 +181,7 @@ class LayerViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         request={"multipart/form-data": CreateSerializer},
         responses={201: ReportSerializer},
-        description="新建通用图层并导入文件（zip Shapefile / GeoPackage / GeoJSON / CSV）。",
+        description=_lazy('新建通用图层并导入文件（zip Shapefile / GeoPackage / GeoJSON / CSV）。'),
     )
     def create(self, request):
         form = CreateSerializer(data=request.data)
@@ -187,7 +189,7 @@ class LayerViewSet(viewsets.ReadOnlyModelViewSet):
         data = form.validated_data
         department = data.get("department") or getattr(request.user.department, "code", None)
         if not department:
-            raise ValidationError({"department": "必须指定责任部门"})
+            raise ValidationError({"department": _('必须指定责任部门')})
         spec = LayerCreate(department=department, title_zh=data["title_zh"], title_en=data["title_en"],
                            theme=data.get("theme"), classification=data["classification"], abstract=data["abstract"])
         report = _run_import(data["file"], data["name"], request.user, create=spec, srs=data.get("srs") or None,
@@ -195,12 +197,12 @@ class LayerViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(report, status=status.HTTP_201_CREATED)
 
     @extend_schema(request={"multipart/form-data": ImportSerializer}, responses={200: ReportSerializer},
-                   description="向已有图层导入文件；mode=replace 先清空。仅责任部门的数据管理员或管理员。")
+                   description=_lazy('向已有图层导入文件；mode=replace 先清空。仅责任部门的数据管理员或管理员。'))
     @action(detail=True, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
     def import_features(self, request, name=None):
         layer = self.get_object()
         if not can_write(request.user, layer):
-            raise PermissionDenied(f"无权写入图层 {layer.name}")
+            raise PermissionDenied(_("无权写入图层 %(layer)s") % {"layer": layer.name})
         form = ImportSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
@@ -210,19 +212,19 @@ class LayerViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("bbox", str, description="minx,miny,maxx,maxy（经度,纬度，EPSG:4490）"),
-            OpenApiParameter("limit", int, description=f"每页要素数，默认 {DEFAULT_LIMIT}，最多 {MAX_LIMIT}"),
+            OpenApiParameter("bbox", str, description=_lazy('minx,miny,maxx,maxy（经度,纬度，EPSG:4490）')),
+            OpenApiParameter("limit", int, description=_lazy("每页要素数，默认 %(default_limit)s，最多 %(max_limit)s") % {"default_limit": DEFAULT_LIMIT, "max_limit": MAX_LIMIT}),
             OpenApiParameter("offset", int),
-            OpenApiParameter("filter", str, description="属性过滤 <属性>=<值>"),
+            OpenApiParameter("filter", str, description=_lazy('属性过滤 <属性>=<值>')),
         ],
         responses={(200, "application/geo+json"): OpenApiTypes.OBJECT},
-        description="要素 GeoJSON（EPSG:4490，坐标顺序为经度、纬度），分页。",
+        description=_lazy('要素 GeoJSON（EPSG:4490，坐标顺序为经度、纬度），分页。'),
     )
     @action(detail=True, methods=["get"])
     def features(self, request, name=None):
         layer = self.get_object()
         if layer.kind != "vector":
-            raise NotFound(f"{layer.name} 是栅格图层，没有要素")
+            raise NotFound(_("%(layer)s 是栅格图层，没有要素") % {"layer": layer.name})
         limit = _int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
         offset = _int_param(request, "offset", 0)
         try:
@@ -260,11 +262,11 @@ class LayerViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         parameters=[
             OpenApiParameter("format", str, enum=[*FORMATS], required=True),
-            OpenApiParameter("bbox", str, description="minx,miny,maxx,maxy（经度,纬度，EPSG:4490）"),
+            OpenApiParameter("bbox", str, description=_lazy('minx,miny,maxx,maxy（经度,纬度，EPSG:4490）')),
             OpenApiParameter("csv_geometry", str, enum=["auto", "wkt", "lonlat"]),
         ],
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
-        description="导出图层：gpkg、geojson、shp（zip）、csv（WKT 或经纬度）。",
+        description=_lazy('导出图层：gpkg、geojson、shp（zip）、csv（WKT 或经纬度）。'),
     )
     @action(detail=True, methods=["get"])
     def export(self, request, name=None):
@@ -272,10 +274,10 @@ class LayerViewSet(viewsets.ReadOnlyModelViewSet):
         fmt = request.query_params.get("format", "")
         # `format` is also DRF's renderer override: it's consumed here, so answer JSON errors explicitly.
         if fmt not in FORMATS:
-            raise ValidationError({"format": f"取 {', '.join(FORMATS)} 之一"})
+            raise ValidationError({"format": _('取 %(value)s 之一') % {'value': ', '.join(FORMATS)}})
         csv_geometry = request.query_params.get("csv_geometry", "auto")
         if csv_geometry not in ("auto", "wkt", "lonlat"):
-            raise ValidationError({"csv_geometry": "取 auto、wkt、lonlat 之一"})
+            raise ValidationError({"csv_geometry": _('取 auto、wkt、lonlat 之一')})
         try:
             bbox = parse_bbox(request.query_params.get("bbox"))
         except QueryError as exc:

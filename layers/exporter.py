@@ -10,6 +10,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import shapely
+from django.utils.translation import gettext as _
 
 from .features import BBox, query_features
 from .models import Layer
@@ -52,9 +53,9 @@ def export_layer(layer: Layer, fmt: str, target: str | Path, *, bbox: BBox | Non
     CSV carries lon/lat columns for point layers (csv_geometry="auto" or "lonlat") and WKT otherwise.
     """
     if fmt not in FORMATS:
-        raise ExportError("format", f"取 {', '.join(FORMATS)} 之一，得到 {fmt!r}")
+        raise ExportError("format", _('取 %(value)s 之一，得到 %(fmt)s') % {'value': ', '.join(FORMATS), 'fmt': repr(fmt)})
     if layer.kind != "vector":
-        raise ExportError("layer", f"{layer.name} 不是矢量图层")
+        raise ExportError("layer", _("%(layer)s 不是矢量图层") % {"layer": layer.name})
     target = Path(target)
     frame = layer_frame(layer, bbox)
     short = layer.short_name
@@ -74,7 +75,7 @@ def export_layer(layer: Layer, fmt: str, target: str | Path, *, bbox: BBox | Non
         table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
         if lonlat:
             if not frame.empty and not (frame.geometry.geom_type == "Point").all():
-                raise ExportError("geometry", "lon/lat 只适用于点图层")
+                raise ExportError("geometry", _('lon/lat 只适用于点图层'))
             table["lon"], table["lat"] = frame.geometry.x.round(8), frame.geometry.y.round(8)
         else:
             table["wkt"] = shapely.to_wkt(frame.geometry.values, rounding_precision=8) if len(frame) else []

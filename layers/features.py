@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from .models import Layer
 from .registry import layer_from_sql
@@ -34,11 +35,11 @@ def parse_bbox(text: str | None, param: str = "bbox") -> BBox | None:
     try:
         values = tuple(float(p) for p in parts)
     except ValueError as exc:
-        raise QueryError(param, "必须是 minx,miny,maxx,maxy 四个数字") from exc
+        raise QueryError(param, _('必须是 minx,miny,maxx,maxy 四个数字')) from exc
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise QueryError(param, "必须是 minx,miny,maxx,maxy 四个数字")
+        raise QueryError(param, _('必须是 minx,miny,maxx,maxy 四个数字'))
     if values[0] > values[2] or values[1] > values[3]:
-        raise QueryError(param, "最小值不能大于最大值")
+        raise QueryError(param, _('最小值不能大于最大值'))
     return values  # type: ignore[return-value]
 
 
@@ -48,13 +49,13 @@ def parse_filter(text: str | None) -> tuple[str, str] | None:
         return None
     attr, sep, value = text.partition("=")
     if not sep or not attr.strip():
-        raise QueryError("filter", "格式为 <属性>=<值>")
+        raise QueryError("filter", _('格式为 <属性>=<值>'))
     return attr.strip(), value
 
 
 def table_columns(table: str) -> list[tuple[str, str]]:
     """[(column, udt type)] of a table or view, in order."""
-    schema, _, name = table.rpartition(".")
+    schema, _dot, name = table.rpartition(".")
     with connection.cursor() as cur:
         cur.execute(
             "SELECT column_name, udt_name FROM information_schema.columns "
@@ -101,7 +102,7 @@ def query_features(layer: Layer, *, bbox: BBox | None = None, filter_: tuple[str
             params += [attr, value]
         else:
             if attr not in columns:
-                raise QueryError("filter", f"未知属性 {attr}；可用：{', '.join(columns)}")
+                raise QueryError("filter", _('未知属性 %(attr)s；可用：%(value)s') % {'attr': attr, 'value': ', '.join(columns)})
             conditions.append(f"{qn(attr)}::text = %s")
             params.append(value)
     base = layer_from_sql(layer)

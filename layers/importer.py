@@ -24,6 +24,7 @@ import shapely
 from django.db import connection, transaction
 from django.db import models as dj
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from tqdm import tqdm
 
 from city_gis.accounts.models import Department
@@ -95,7 +96,7 @@ def _prepare_geometries(geoms: np.ndarray, family: str | None, multi: bool | Non
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     for i in np.flatnonzero(missing):
         if int(i) not in bad:
-            report.reject(int(i), "空几何")
+            report.reject(int(i), _('空几何'))
     geoms[missing] = None
     present = ~missing
     geoms[present] = shapely.force_2d(geoms[present])
@@ -103,7 +104,7 @@ def _prepare_geometries(geoms: np.ndarray, family: str | None, multi: bool | Non
     broken = present.copy()
     broken[present] = ~np.isfinite(shapely.bounds(geoms[present])).all(axis=1)
     for i in np.flatnonzero(broken):
-        report.reject(int(i), "坐标超出源坐标系范围，无法转换到 EPSG:4490")
+        report.reject(int(i), _('坐标超出源坐标系范围，无法转换到 EPSG:4490'))
     geoms[broken] = None
     present &= ~broken
     types = np.full(len(geoms), -1)
@@ -112,11 +113,11 @@ def _prepare_geometries(geoms: np.ndarray, family: str | None, multi: bool | Non
     if family is None:
         found = families - {None}
         if len(found) != 1:
-            raise LayerImportError(f"无法确定几何类型（文件中有：{', '.join(sorted(str(f) for f in found)) or '无'}）")
+            raise LayerImportError(_('无法确定几何类型（文件中有：%(value)s）') % {'value': ', '.join(sorted(str(f) for f in found)) or '无'})
         family = found.pop()
     elif present.any() and family not in families:
         raise LayerImportError(
-            f"几何类型不符：图层要求 {family}，文件中是 {', '.join(sorted(str(f) for f in families - {None}))}",
+            _('几何类型不符：图层要求 %(family)s，文件中是 %(value)s') % {'family': family, 'value': ', '.join(sorted(str(f) for f in families - {None}))},
             field="file",
         )
     invalid = present.copy()
@@ -126,14 +127,14 @@ def _prepare_geometries(geoms: np.ndarray, family: str | None, multi: bool | Non
         parts = [g for g in shapely.get_parts(fixed) if shapely.get_type_id(g) in PARTS[family] and not g.is_empty]
         parts = [p for g in parts for p in shapely.get_parts(g)]
         if not parts:
-            report.reject(int(i), f"无效几何无法修复：{shapely.is_valid_reason(geoms[i])}")
+            report.reject(int(i), _("无效几何无法修复：%(value)s") % {"value": shapely.is_valid_reason(geoms[i])})
             geoms[i] = None
             continue
         geoms[i] = parts[0] if len(parts) == 1 else _collect(family, parts)
         report.rows_repaired += 1
     for i in np.flatnonzero(present & ~invalid):
         if FAMILY.get(int(types[i])) != family:
-            report.reject(int(i), f"几何类型不符：要求 {family}，得到 {shapely.get_type_id(geoms[i])}")
+            report.reject(int(i), _("几何类型不符：要求 %(family)s，得到 %(value)s") % {"family": family, "value": shapely.get_type_id(geoms[i])})
             geoms[i] = None
     if multi is not None:
         alive = np.flatnonzero(~(shapely.is_missing(geoms)))
@@ -146,7 +147,7 @@ def _prepare_geometries(geoms: np.ndarray, family: str | None, multi: bool | Non
                 if shapely.get_num_geometries(g) == 1:
                     geoms[i] = shapely.get_geometry(g, 0)
                 else:
-                    report.reject(int(i), f"图层要求单部件 {family}，得到 {shapely.get_num_geometries(g)} 个部件")
+                    report.reject(int(i), _("图层要求单部件 %(family)s，得到 %(value)s 个部件") % {"family": family, "value": shapely.get_num_geometries(g)})
                     geoms[i] = None
     return geoms, family
 
@@ -179,18 +180,18 @@ def _convert(f: dj.Field, value: Any) -> Any:
             return "true"
         if text in ("0", "false", "f", "no", "n", "否"):
             return "false"
-        raise ValueError(f"不是布尔值：{value!r}")
+        raise ValueError(_("不是布尔值：%(value)s") % {"value": repr(value)})
     if isinstance(f, (dj.IntegerField,)):
         number = float(value)
         if not number.is_integer():
-            raise ValueError(f"不是整数：{value!r}")
+            raise ValueError(_("不是整数：%(value)s") % {"value": repr(value)})
         if isinstance(f, (dj.PositiveIntegerField, dj.PositiveSmallIntegerField)) and number < 0:
-            raise ValueError(f"不能为负数：{value!r}")
+            raise ValueError(_("不能为负数：%(value)s") % {"value": repr(value)})
         out = str(int(number))
     elif isinstance(f, dj.FloatField):
         number = float(value)
         if not np.isfinite(number):
-            raise ValueError(f"不是有限数：{value!r}")
+            raise ValueError(_("不是有限数：%(value)s") % {"value": repr(value)})
         out = repr(number)
     elif isinstance(f, dj.DateField):
         if isinstance(value, (dt.date, pd.Timestamp)):
@@ -202,9 +203,9 @@ def _convert(f: dj.Field, value: Any) -> Any:
         if isinstance(value, float) and value.is_integer():
             out = str(int(value))  # codes read as numbers (e.g. 701.0) keep their digits
         if f.max_length and len(out) > f.max_length:
-            raise ValueError(f"超过最大长度 {f.max_length}：{out[:40]!r}")
+            raise ValueError(_("超过最大长度 %(max_length)s：%(value)s") % {"max_length": f.max_length, "value": repr(out[:40])})
     if f.choices and out not in {str(c) for c, _label in f.flatchoices}:
-        raise ValueError(f"取值 {out!r} 不在 {', '.join(str(c) for c, _label in f.flatchoices)} 中")
+        raise ValueError(_('取值 %(out)s 不在 %(value)s 中') % {'out': repr(out), 'value': ', '.join((str(c) for c, _label in f.flatchoices))})
     return out
 
 
@@ -226,7 +227,7 @@ def _map_columns(dataset: Dataset, columns: list[str], report: ImportReport) -> 
             report.ignored_columns.append(str(col))
     missing = [name for name in dataset.required() if name not in mapping]
     if missing:
-        raise LayerImportError(f"缺少必填字段：{', '.join(missing)}", field="file")
+        raise LayerImportError(_('缺少必填字段：%(value)s') % {'value': ', '.join(missing)}, field="file")
     return mapping
 
 
@@ -253,7 +254,7 @@ def _typed_rows(dataset: Dataset, frame: pd.DataFrame, alive: np.ndarray, report
                 elif f.blank:
                     value = ""
                 else:
-                    report.reject(int(i), "必填字段为空", f.name)
+                    report.reject(int(i), _('必填字段为空'), f.name)
                     ok = False
                     break
             else:
@@ -266,7 +267,7 @@ def _typed_rows(dataset: Dataset, frame: pd.DataFrame, alive: np.ndarray, report
             if f.unique and value not in (None, ""):
                 first = unique_seen[f.name].setdefault(str(value), int(i))
                 if first != int(i):
-                    report.reject(int(i), f"与第 {first + 1} 行重复：{value}", f.name)
+                    report.reject(int(i), _("与第 %(row)s 行重复：%(value)s") % {"row": first + 1, "value": value}, f.name)
                     ok = False
                     break
             values.append(value)
@@ -279,7 +280,7 @@ def _typed_rows(dataset: Dataset, frame: pd.DataFrame, alive: np.ndarray, report
             existing = set(dataset.model.objects.filter(**{f"{f.name}__in": list(unique_seen[f.name])})
                            .values_list(f.name, flat=True))
             for i in [i for i, v in rows.items() if v[f_index] in existing]:
-                report.reject(i, f"已存在：{rows.pop(i)[f_index]}", f.name)
+                report.reject(i, _("已存在：%(value)s") % {"value": rows.pop(i)[f_index]}, f.name)
     return [f.column for f in fields], rows
 
 
@@ -299,7 +300,7 @@ def _copy(table: str, columns: list[str], chunks: Iterator[tuple[int, str]], tot
     qn = connection.ops.quote_name
     sql = f"COPY {qn(table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN WITH (FORMAT csv)"
     with connection.cursor() as cur, ThreadPoolExecutor(max_workers=1) as pool, \
-            tqdm(total=total, unit="行", desc="写入", disable=not progress) as bar:
+            tqdm(total=total, unit=_('行'), desc=_('写入'), disable=not progress) as bar:
         pending = None
         for rows, text in chunks:
             if pending is not None:
@@ -332,16 +333,16 @@ def _delete_existing(layer: Layer, dataset: Dataset | None) -> int:
 
 def _create_layer(name: str, spec: LayerCreate, family: str) -> Layer:
     if Layer.objects.filter(name=name).exists():
-        raise LayerImportError(f"图层已存在：{name}", field="name")
+        raise LayerImportError(_("图层已存在：%(name)s") % {"name": name}, field="name")
     if dataset_for(name):
-        raise LayerImportError(f"{name} 是专题数据图层，不能作为通用图层创建", field="name")
+        raise LayerImportError(_("%(name)s 是专题数据图层，不能作为通用图层创建") % {"name": name}, field="name")
     theme = spec.theme or name.split(".", 1)[0]
     if theme not in Theme.values or not name.startswith(theme + "."):
-        raise LayerImportError(f"图层名 {name} 与主题 {theme} 不符", field="theme")
+        raise LayerImportError(_("图层名 %(name)s 与主题 %(theme)s 不符") % {"name": name, "theme": theme}, field="theme")
     try:
         dept = Department.objects.get(code=spec.department)
     except Department.DoesNotExist as exc:
-        raise LayerImportError(f"未知部门：{spec.department}", field="department") from exc
+        raise LayerImportError(_("未知部门：%(department)s") % {"department": spec.department}, field="department") from exc
     from django.core.exceptions import ValidationError
 
     try:
@@ -351,7 +352,7 @@ def _create_layer(name: str, spec: LayerCreate, family: str) -> Layer:
             source_table=GenericFeature._meta.db_table, source_filter="layer_id IS NULL", is_generic=True,
         )
     except ValidationError as exc:
-        raise LayerImportError(f"图层元数据无效：{'; '.join(exc.messages)}", field="name") from exc
+        raise LayerImportError(_('图层元数据无效：%(value)s') % {'value': '; '.join(exc.messages)}, field="name") from exc
     layer.source_filter = f"layer_id = {int(layer.pk)}"
     layer.save(update_fields=["source_filter"])
     return layer
@@ -366,22 +367,22 @@ def import_file(path: str | Path, layer_name: str, *, user=None, create: LayerCr
     (with `.report` when rows were rejected) or PermissionError; the database is then unchanged.
     """
     if mode not in ("append", "replace"):
-        raise LayerImportError(f"mode 取 append 或 replace，得到 {mode!r}", field="mode")
+        raise LayerImportError(_("mode 取 append 或 replace，得到 %(mode)s") % {"mode": repr(mode)}, field="mode")
     layer = Layer.objects.filter(name=layer_name).first()
     if layer is None and create is None:
-        raise LayerImportError(f"未知图层：{layer_name}（新建通用图层请用 --create）", field="layer")
+        raise LayerImportError(_("未知图层：%(layer_name)s（新建通用图层请用 --create）") % {"layer_name": layer_name}, field="layer")
     if layer is not None and create is not None:
-        raise LayerImportError(f"图层已存在：{layer_name}", field="name")
+        raise LayerImportError(_("图层已存在：%(layer_name)s") % {"layer_name": layer_name}, field="name")
     if layer is not None:
         if layer.kind != "vector":
-            raise LayerImportError(f"{layer_name} 不是矢量图层", field="layer")
+            raise LayerImportError(_("%(layer_name)s 不是矢量图层") % {"layer_name": layer_name}, field="layer")
         if user is not None and not can_write(user, layer):
-            raise PermissionError(f"无权写入图层 {layer_name}")
+            raise PermissionError(_("无权写入图层 %(layer_name)s") % {"layer_name": layer_name})
     elif user is not None and not _may_create(user, create.department):
-        raise PermissionError(f"无权为部门 {create.department} 创建图层")
+        raise PermissionError(_("无权为部门 %(department)s 创建图层") % {"department": create.department})
     dataset = dataset_for_layer(layer) if layer else None
     if layer is not None and dataset is None and not layer.is_generic:
-        raise LayerImportError(f"{layer_name} 的数据表 {layer.source_table} 不支持导入", field="layer")
+        raise LayerImportError(_("%(layer_name)s 的数据表 %(source_table)s 不支持导入") % {"layer_name": layer_name, "source_table": layer.source_table}, field="layer")
     report = ImportReport(layer=layer_name, mode=mode)
     with tempfile.TemporaryDirectory(prefix="citygis-import-") as tmp:
         dataset_path = locate_dataset(Path(path), Path(tmp))
@@ -401,8 +402,8 @@ def import_file(path: str | Path, layer_name: str, *, user=None, create: LayerCr
         keep = np.flatnonzero(alive)
     if report.rows_rejected and not skip_rejected:
         raise LayerImportError(
-            f"{report.rows_rejected} 行被拒绝，未写入任何数据（可用 --skip-rejected 只导入有效行）；"
-            f"首个：第 {report.rejected[0]['row']} 行 {report.rejected[0]['field']}：{report.rejected[0]['reason']}",
+            _("%(count)s 行被拒绝，未写入任何数据（可用 --skip-rejected 只导入有效行）；首个：第 %(row)s 行 %(field)s：%(reason)s")
+            % {"count": report.rows_rejected, **report.rejected[0]},
             report=report.to_dict(),
         )
     kept = shapely.set_srid(geoms[keep], 4490) if len(keep) else np.array([], dtype=object)

@@ -7,6 +7,7 @@ from pathlib import Path
 import rasterio
 from django.contrib.gis.geos import Polygon
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from rasterio.errors import RasterioError
 from rasterio.warp import transform_bounds
 
@@ -22,16 +23,16 @@ def raster_extent(path: str) -> Polygon:
     """The file's footprint as a lon/lat EPSG:4490 rectangle; ValidationError naming raster_path otherwise."""
     file = Path(path or "")
     if not path or not file.is_file():
-        raise ValidationError({"raster_path": f"栅格文件不存在：{path}"})
+        raise ValidationError({"raster_path": _("栅格文件不存在：%(path)s") % {"path": path}})
     if file.suffix.lower() not in RASTER_SUFFIXES:
-        raise ValidationError({"raster_path": f"只支持 GeoTIFF/COG（.tif）：{file.name}"})
+        raise ValidationError({"raster_path": _("只支持 GeoTIFF/COG（.tif）：%(file)s") % {"file": file.name}})
     try:
         with rasterio.open(file) as src:
             if src.crs is None:
-                raise ValidationError({"raster_path": f"栅格文件没有坐标系：{file.name}"})
+                raise ValidationError({"raster_path": _("栅格文件没有坐标系：%(file)s") % {"file": file.name}})
             minx, miny, maxx, maxy = transform_bounds(src.crs, "EPSG:4490", *src.bounds, densify_pts=21)
     except RasterioError as exc:
-        raise ValidationError({"raster_path": f"无法读取栅格文件 {file.name}：{exc}"}) from exc
+        raise ValidationError({"raster_path": _("无法读取栅格文件 %(file)s：%(exc)s") % {"file": file.name, "exc": exc}}) from exc
     poly = Polygon.from_bbox((minx, miny, maxx, maxy))
     poly.srid = 4490
     return poly

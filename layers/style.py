@@ -25,6 +25,7 @@ import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 COLOR_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 ATTRIBUTE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -45,7 +46,7 @@ class StyleError(ValueError):
 
 def _color(key: str, value: Any) -> str:
     if not isinstance(value, str) or not COLOR_RE.match(value):
-        raise StyleError(key, f"颜色必须是 #rrggbb 形式，得到 {value!r}")
+        raise StyleError(key, _("颜色必须是 #rrggbb 形式，得到 %(value)s") % {"value": repr(value)})
     value = value.lower()
     if len(value) == 4:
         value = "#" + "".join(c * 2 for c in value[1:])
@@ -54,29 +55,30 @@ def _color(key: str, value: Any) -> str:
 
 def _number(key: str, value: Any, *, minimum: float = 0, strict: bool = False) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise StyleError(key, f"必须是数字，得到 {value!r}")
+        raise StyleError(key, _("必须是数字，得到 %(value)s") % {"value": repr(value)})
     if value < minimum or (strict and value == minimum):
-        raise StyleError(key, f"必须{'大于' if strict else '不小于'} {minimum}，得到 {value!r}")
+        raise StyleError(key, (_("必须大于 %(minimum)s，得到 %(value)s") if strict else _("必须不小于 %(minimum)s，得到 %(value)s"))
+                         % {"minimum": minimum, "value": repr(value)})
     return value
 
 
 def _opacity(key: str, value: Any) -> int:
     value = _number(key, value)
     if value > 100:
-        raise StyleError(key, f"不透明度取 0–100，得到 {value!r}")
+        raise StyleError(key, _("不透明度取 0–100，得到 %(value)s") % {"value": repr(value)})
     return int(round(value))
 
 
 def _attribute(key: str, value: Any) -> str:
     if not isinstance(value, str) or not ATTRIBUTE_RE.match(value):
-        raise StyleError(key, f"不是合法的属性名：{value!r}")
+        raise StyleError(key, _("不是合法的属性名：%(value)s") % {"value": repr(value)})
     return value
 
 
 def _unknown(prefix: str, doc: dict, allowed: set[str]) -> None:
     extra = sorted(set(doc) - allowed)
     if extra:
-        raise StyleError(f"{prefix}{extra[0]}", "未知的样式键")
+        raise StyleError(f"{prefix}{extra[0]}", _('未知的样式键'))
 
 
 def _symbolizer(prefix: str, doc: dict) -> dict[str, Any]:
@@ -91,7 +93,7 @@ def _symbolizer(prefix: str, doc: dict) -> dict[str, Any]:
         out["opacity"] = _opacity(prefix + "opacity", doc["opacity"])
     if doc.get("symbol") is not None:
         if doc["symbol"] not in SYMBOLS:
-            raise StyleError(prefix + "symbol", f"符号取 {', '.join(SYMBOLS)} 之一，得到 {doc['symbol']!r}")
+            raise StyleError(prefix + "symbol", _("符号取 %(symbols)s 之一，得到 %(value)s") % {"symbols": ", ".join(SYMBOLS), "value": repr(doc["symbol"])})
         out["symbol"] = doc["symbol"]
     if doc.get("size") is not None:
         out["size"] = _number(prefix + "size", doc["size"], strict=True)
@@ -106,7 +108,7 @@ def _raster_keys(style: dict) -> dict[str, Any]:
         if style.get(key) is not None:
             out[key] = _number(key, style[key], minimum=float("-inf"))
     if "min" in out and "max" in out and out["min"] > out["max"]:
-        raise StyleError("min", "不能大于 max")
+        raise StyleError("min", _('不能大于 max'))
     return out
 
 
@@ -118,7 +120,7 @@ def normalise_style(style: Any) -> dict[str, Any]:
     if style in (None, ""):
         return {}
     if not isinstance(style, dict):
-        raise StyleError("style", "样式必须是 JSON 对象")
+        raise StyleError("style", _('样式必须是 JSON 对象'))
     _unknown("", style, STYLE_KEYS)
     out = _symbolizer("", style)
     out.update(_raster_keys(style))
@@ -128,30 +130,30 @@ def normalise_style(style: Any) -> dict[str, Any]:
     classes = style.get("classes")
     if classes:
         if not isinstance(classes, list):
-            raise StyleError("classes", "必须是列表")
+            raise StyleError("classes", _('必须是列表'))
         if "classify_by" not in out and not raster:
-            raise StyleError("classify_by", "给出 classes 时必须指定分类属性")
+            raise StyleError("classify_by", _('给出 classes 时必须指定分类属性'))
         out["classes"] = []
         seen: set[str] = set()
         for i, cls in enumerate(classes):
             prefix = f"classes[{i}]."
             if not isinstance(cls, dict):
-                raise StyleError(f"classes[{i}]", "必须是 JSON 对象")
+                raise StyleError(f"classes[{i}]", _('必须是 JSON 对象'))
             _unknown(prefix, cls, CLASS_KEYS)
             if cls.get("value") is None or isinstance(cls["value"], (dict, list)):
-                raise StyleError(prefix + "value", "必须给出分类值（字符串或数字）")
+                raise StyleError(prefix + "value", _('必须给出分类值（字符串或数字）'))
             value = str(cls["value"])
             if value in seen:
-                raise StyleError(prefix + "value", f"分类值重复：{value}")
+                raise StyleError(prefix + "value", _("分类值重复：%(value)s") % {"value": value})
             seen.add(value)
             label = cls.get("label", value)
             if not isinstance(label, str):
-                raise StyleError(prefix + "label", "必须是字符串")
+                raise StyleError(prefix + "label", _('必须是字符串'))
             out["classes"].append({"value": value, "label": label or value, **_symbolizer(prefix, cls)})
     label = style.get("label")
     if label:
         if not isinstance(label, dict):
-            raise StyleError("label", "必须是 JSON 对象")
+            raise StyleError("label", _('必须是 JSON 对象'))
         _unknown("label.", label, LABEL_KEYS)
         lab: dict[str, Any] = {"attribute": _attribute("label.attribute", label.get("attribute"))}
         if label.get("size") is not None:
@@ -162,7 +164,7 @@ def normalise_style(style: Any) -> dict[str, Any]:
             if label.get(key) is not None:
                 lab[key] = _number(f"label.{key}", label[key])
         if lab.get("max_scale") and lab.get("min_scale", 0) > lab["max_scale"]:
-            raise StyleError("label.min_scale", "不能大于 max_scale")
+            raise StyleError("label.min_scale", _('不能大于 max_scale'))
         out["label"] = lab
     return out
 

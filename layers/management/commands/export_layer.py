@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from city_gis.accounts.models import User
 from layers.access import can_read
@@ -12,24 +13,24 @@ from layers.models import Layer
 
 
 class Command(BaseCommand):
-    help = "导出图层要素（GeoPackage、GeoJSON、zip 打包的 Shapefile、CSV），坐标系 EPSG:4490"
+    help = '导出图层要素（GeoPackage、GeoJSON、zip 打包的 Shapefile、CSV），坐标系 EPSG:4490'
 
     def add_arguments(self, parser):
         parser.add_argument("layer")
         parser.add_argument("--format", choices=list(FORMATS), required=True)
         parser.add_argument("-o", "--output", required=True)
-        parser.add_argument("--bbox", help="minx,miny,maxx,maxy（经度,纬度，EPSG:4490）")
+        parser.add_argument("--bbox", help=_('minx,miny,maxx,maxy（经度,纬度，EPSG:4490）'))
         parser.add_argument("--csv-geometry", choices=["auto", "wkt", "lonlat"], default="auto")
-        parser.add_argument("--user", help="以该用户身份导出（检查读权限）")
+        parser.add_argument("--user", help=_('以该用户身份导出（检查读权限）'))
 
     def handle(self, *args, **opts):
         layer = Layer.objects.filter(name=opts["layer"]).first()
         if layer is None:
-            raise CommandError(f"未知图层：{opts['layer']}")
+            raise CommandError(_('未知图层：%(value)s') % {'value': opts['layer']})
         if opts["user"]:
             user = User.objects.filter(username=opts["user"]).first()
             if user is None or not can_read(user, layer):
-                raise CommandError(f"--user: {opts['user']} 无权读取 {layer.name}")
+                raise CommandError(_('--user: %(value)s 无权读取 %(layer)s') % {'value': opts['user'], 'layer': layer.name})
         try:
             path = export_layer(layer, opts["format"], opts["output"], bbox=parse_bbox(opts["bbox"], "--bbox"),
                                 csv_geometry=opts["csv_geometry"])
