@@ -268,3 +268,12 @@ def test_csv_export_of_points_uses_lon_lat(points_frame, tmp_path):
     table = pd.read_csv(out).sort_values("lon")
     assert list(table["label"]) == ["一", "二"]
     assert table[["lon", "lat"]].iloc[0].tolist() == pytest.approx([LON0, LAT0])
+
+
+def test_messages_are_translated_to_english(tmp_path):
+    from django.utils import translation
+
+    path = tmp_path / "data.txt"
+    path.write_text("x")
+    with translation.override("en"), pytest.raises(LayerImportError, match="unknown layer: land.nope"):
+        import_file(path, "land.nope")
