@@ -18,7 +18,13 @@ PROJ_DATA = "/usr/share/proj"
 CITY_EXTENT = (104.3, 25.2, 105.7, 26.9)
 MAX_SIZE = 4096
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
-_SYMBOLS = {"circle", "square", "triangle", "star"}
+_SYMBOLS = {"circle", "square", "triangle", "star", "cross"}
+# Colour ramps for raster `colormap` (stops spread evenly over min..max).
+RAMPS = {
+    "terrain": ["#1a9850", "#a6d96a", "#fee08b", "#d8b365", "#8c510a", "#f5f5f5"],
+    "slope": ["#ffffcc", "#fd8d3c", "#bd0026"],
+    "viridis": ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"],
+}
 GEOMETRY_TO_MS = {"POINT": "POINT", "LINESTRING": "LINE", "POLYGON": "POLYGON", "RASTER": "RASTER"}
 
 
@@ -102,6 +108,35 @@ def _classes(spec: LayerSpec) -> list[str]:
     return lines
 
 
+def _raster_styling(st: dict[str, Any]) -> list[str]:
+    """PROCESSING and CLASSes of a raster layer: value-range classes, a colour ramp, or a grey stretch."""
+    lo, hi = number(st.get("min"), 0, -1e9, 1e9), number(st.get("max"), 255, -1e9, 1e9)
+    lines = ['PROCESSING "RESAMPLE=BILINEAR"']
+    if st.get("nodata") is not None:
+        lines.append(f'PROCESSING "NODATA={number(st["nodata"], 0, -1e12, 1e12)}"')
+    classes = [c for c in st.get("classes") or [] if isinstance(c, dict) and "value" in c]
+    if classes:
+        for cls in classes:
+            a, _, b = str(cls["value"]).partition("-")
+            try:
+                a_val, b_val = float(a), float(b or a)
+            except ValueError:
+                continue
+            expr = f"([pixel] >= {a_val} AND [pixel] < {b_val})" if b else f"([pixel] = {a_val})"
+            lines += ["CLASS", f"NAME {q(cls.get('label') or cls['value'])}", f"EXPRESSION {expr}",
+                      "STYLE", f"COLOR {color(cls.get('fill'), '#808080')}", "END", "END"]
+        return lines
+    ramp = RAMPS.get(str(st.get("colormap", "")))
+    if not ramp:
+        return lines + [f'PROCESSING "SCALE={lo},{hi}"']
+    step = (hi - lo) / (len(ramp) - 1)
+    styles = []
+    for i in range(len(ramp) - 1):
+        styles += ["STYLE", f"COLORRANGE {q(ramp[i])} {q(ramp[i + 1])}",
+                   f"DATARANGE {lo + i * step} {lo + (i + 1) * step}", "END"]
+    return lines + ["CLASS", f"NAME {q(st.get('colormap'))}", *styles, "END"]
+
+
 def _metadata(spec: LayerSpec, srs: str) -> list[str]:
     md = {
         "wms_title": spec.title,
@@ -130,8 +165,7 @@ def layer_block(spec: LayerSpec, conn: str, srs: str, template_dir: Path) -> lis
     lines = ["LAYER", f"NAME {q(spec.name)}", f"GROUP {q(spec.theme)}", "STATUS ON",
              f"TYPE {GEOMETRY_TO_MS.get(spec.geometry_type, 'POLYGON')}", 'PROJECTION "init=epsg:4490" END']
     if spec.kind == "raster":
-        lines += [f"DATA {q(spec.raster_path)}", 'PROCESSING "RESAMPLE=BILINEAR"',
-                  *_metadata(spec, srs), "END"]
+        lines += [f"DATA {q(spec.raster_path)}", *_raster_styling(spec.style), *_metadata(spec, srs), "END"]
         return lines
     data = f"{spec.geom_column} from ({spec.select_sql}) as sub using unique {spec.id_column} using srid=4490"
     lines += ["CONNECTIONTYPE POSTGIS", f"CONNECTION {q(conn)}", f"DATA {q(data)}",
@@ -157,6 +191,7 @@ def build_mapfile(specs: list[LayerSpec], paths: ConfigPaths, db: dict[str, Any]
         'SYMBOL NAME "circle" TYPE ELLIPSE FILLED TRUE POINTS 1 1 END END',
         'SYMBOL NAME "square" TYPE VECTOR FILLED TRUE POINTS 0 0 0 1 1 1 1 0 0 0 END END',
         'SYMBOL NAME "triangle" TYPE VECTOR FILLED TRUE POINTS 0 1 0.5 0 1 1 0 1 END END',
+        'SYMBOL NAME "cross" TYPE VECTOR POINTS 0 0.5 1 0.5 -99 -99 0.5 0 0.5 1 END END',
         'SYMBOL NAME "star" TYPE VECTOR FILLED TRUE POINTS 0 0.375 0.35 0.375 0.5 0 0.65 0.375 1 0.375 0.75 0.625'
         ' 0.875 1 0.5 0.75 0.125 1 0.25 0.625 0 0.375 END END',
         "WEB", "METADATA",

@@ -84,9 +84,24 @@ def _vector_spec(layer: Layer, spec: LayerSpec) -> LayerSpec | None:
     return spec
 
 
+def clean_style(layer: Layer) -> dict[str, Any]:
+    """The layer's style normalised by layers.style; an invalid style falls back to defaults (logged), so one
+    bad document cannot unpublish the layer."""
+    raw = layer.style if isinstance(layer.style, dict) else {}
+    try:
+        from layers.style import StyleError, normalise_style
+    except ImportError:  # older registry without the validator: the mapfile writer checks each value itself
+        return raw
+    try:
+        return normalise_style(raw)
+    except StyleError as exc:
+        log.warning("layer %s: invalid style (%s), default style used", layer.name, exc)
+        return {}
+
+
 def layer_spec(layer: Layer) -> LayerSpec | None:
     """The generator's view of one registry entry, or None when it cannot be published."""
-    style = layer.style if isinstance(layer.style, dict) else {}
+    style = clean_style(layer)
     spec = LayerSpec(
         name=layer.name,
         theme=layer.theme,
