@@ -99,7 +99,10 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
                 raise ValidationError({"state": f"未知状态：{', '.join(bad)}"})
             qs = qs.filter(state__in=_codes(p["state"]))
         if p.get("category"):
-            cats = [services.find_category(c).pk for c in _codes(p["category"])]
+            try:
+                cats = [services.find_category(c).pk for c in _codes(p["category"])]
+            except DjangoValidationError:
+                raise ValidationError({"category": f"未知类别：{p['category']}"}) from None
             qs = qs.filter(category_id__in=cats)
         for param, column in (("district", "district_code"), ("street", "street_code"),
                               ("community", "community_code"), ("cell", "cell_code"), ("source", "source"),
