@@ -23,6 +23,14 @@ def client() -> APIClient:
     return APIClient()
 
 
+@pytest.fixture(autouse=True)
+def fresh_throttle_counts():
+    """Anonymous requests are throttled per address; the suite's earlier requests must not count here."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def catalog(squares, tmp_path):
     """Three generic land layers, public / internal / restricted, each holding the three squares."""
