@@ -350,7 +350,7 @@ def _footprints(blk: Polygon, landuse: str, rng: random.Random) -> list[tuple[Po
     out = []
     if landuse == "0701":
         high = rng.random() < 0.45
-        depth, gap_v, width, gap_u = (18, 30, 34, 16) if high else (13, 24, 55, 14)
+        depth, gap_v, width, gap_u = (18, 30, 30, 14) if high else (13, 24, 48, 10)
         v = miny
         while v + depth <= maxy:
             u = minx
