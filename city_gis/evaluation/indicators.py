@@ -14,6 +14,7 @@ always parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.utils.translation import gettext_lazy as _
 
@@ -101,7 +102,7 @@ class Level:
     volume: str | None = None  # count indicator feeding the volume score
     unit_column: str = ""  # for area levels: the cases_case column holding the unit code
 
-    @property
+    @cached_property
     def indicators(self) -> dict[str, tuple[FactSet, Indicator]]:
         return {i.name: (fs, i) for fs in self.fact_sets for i in fs.indicators}
 
