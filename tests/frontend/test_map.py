@@ -49,7 +49,7 @@ def test_attribute_filter_selects_features_and_offers_export(open_as, committed,
     require_backend("/api/v1/layers/")
     parcel, _, _ = a_parcel()
     page, probe = open_as("planner", "/map/")
-    page.wait_for_selector("#filter-layer option[value='land.parcels']")
+    page.wait_for_selector("#filter-layer option[value='land.parcels']", state="attached")
     page.select_option("#filter-layer", "land.parcels")
     page.uncheck("#filter-bbox")
     page.fill("#filter-expr", f"parcel_code={parcel.parcel_code}")

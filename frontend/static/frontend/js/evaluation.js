@@ -96,7 +96,8 @@
         });
       },
     }).addTo(map);
-    if (areaLayer.getLayers().length) map.fitBounds(areaLayer.getBounds());
+    map.invalidateSize();   // the grid layout may have resized the map's box since it was created
+    if (areaLayer.getLayers().length) map.fitBounds(areaLayer.getBounds(), { padding: [10, 10] });
     const legend = indicator === "score"
       ? Object.entries(GRADE_COLORS).map(([g, c]) => `<div><i style="background:${c}"></i>${g}</div>`).join("")
       : breaks.concat([values[values.length - 1]]).map((b, i) => `<div><i style="background:${BAD_WHEN_HIGH.has(indicator) ? COLORS[4 - i] : COLORS[i]}"></i>≤ ${esc(fmt(b, indicator))}</div>`).join("");

@@ -31,7 +31,9 @@
     return u ? u.replace("{grid}", "webmercator") : `/tiles/${l.name}/webmercator/{z}/{x}/{y}.png`;
   }
   function legendUrl(l) {
-    return l.legend_url || l.legend || `/ows?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetLegendGraphic&FORMAT=image/png&SLD_VERSION=1.1.0&LAYER=${encodeURIComponent(l.name)}`;
+    const url = l.legend_url || `/ows?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetLegendGraphic&FORMAT=image/png&LAYER=${encodeURIComponent(l.name)}`;
+    // WMS 1.3.0 GetLegendGraphic requires SLD_VERSION (MapServer answers 400 without it).
+    return /SLD_VERSION=/i.test(url) ? url : `${url}&SLD_VERSION=1.1.0`;
   }
 
   async function loadCatalog() {

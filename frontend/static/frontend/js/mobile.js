@@ -29,7 +29,7 @@
 
   // Categories: big class → small class, searchable by name or code
   function bigClassOf(c) {
-    return c.big_class_name || c.parent_name || (c.parent && (c.parent.name_zh || c.parent.name)) || c.code.slice(0, 2);
+    return `${c.big_code || String(c.code).slice(0, 2)} ${(config.language === "en" && c.big_name_en) || c.big_name_zh || ""}`;
   }
   function renderCategories() {
     const q = document.getElementById("cat-search").value.trim().toLowerCase();
@@ -45,7 +45,7 @@
     el.innerHTML = hits.length ? "" : `<div class="cg-empty">${esc(t("noData"))}</div>`;
     for (const [group, items] of groups) {
       el.insertAdjacentHTML("beforeend", `<div class="cg-cat-group">${esc(group)}</div>` + items.map((c) =>
-        `<div class="cg-cat-item${chosen && chosen.code === c.code && chosen.kind === c.kind ? " selected" : ""}" data-code="${esc(c.code)}" data-kind="${esc(c.kind || "")}" role="option">${esc(c.code)} ${esc(c.name_zh || c.name)}</div>`).join(""));
+        `<div class="cg-cat-item${chosen && chosen.code === c.code && chosen.kind === c.kind ? " selected" : ""}" data-code="${esc(c.code)}" data-kind="${esc(c.kind || "")}" role="option">${esc(c.code)} ${esc((config.language === "en" && c.name_en) || c.name_zh || c.name)}</div>`).join(""));
     }
     el.querySelectorAll(".cg-cat-item").forEach((item) => item.addEventListener("click", () => {
       chosen = categories.find((c) => String(c.code) === item.dataset.code && String(c.kind || "") === item.dataset.kind);
