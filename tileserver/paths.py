@@ -39,10 +39,17 @@ class ConfigPaths:
         return self.mapproxy_dir / STAMP_NAME
 
 
+_resolved: dict[tuple, ConfigPaths] = {}
+
+
 def config_paths() -> ConfigPaths:
-    """The configured directories (settings.CITYGIS_MAPFILE_DIR, …_MAPPROXY_DIR, …_TILE_CACHE_DIR)."""
-    return ConfigPaths(
-        Path(settings.CITYGIS_MAPFILE_DIR).resolve(),
-        Path(settings.CITYGIS_MAPPROXY_DIR).resolve(),
-        Path(settings.CITYGIS_TILE_CACHE_DIR).resolve(),
-    )
+    """The configured directories (settings.CITYGIS_MAPFILE_DIR, …_MAPPROXY_DIR, …_TILE_CACHE_DIR).
+
+    Called on every tile request: resolving paths costs more than serving a cached tile, so it is memoised
+    by the (changeable, e.g. in tests) settings values.
+    """
+    key = (settings.CITYGIS_MAPFILE_DIR, settings.CITYGIS_MAPPROXY_DIR, settings.CITYGIS_TILE_CACHE_DIR)
+    paths = _resolved.get(key)
+    if paths is None:
+        paths = _resolved[key] = ConfigPaths(*(Path(p).resolve() for p in key))
+    return paths

@@ -89,3 +89,18 @@ def test_live_layers_are_not_cached(client, tile_data):
         for layer in groups.get(theme, {}).get("layers", []):
             assert layer["sources"] == [f"src_{layer['name']}"]
             assert layer["name"] not in conf["caches"]
+
+
+def test_web_base_map_url_of_leaflet_config_serves_tiles_anonymously(client, tile_data):
+    from django.conf import settings
+
+    from tileserver.specs import all_layer_specs
+
+    if not any(s.theme == "base" and s.classification == "public" for s in all_layer_specs()):
+        pytest.skip("no public base layer registered (demo city not built)")
+    template = settings.LEAFLET_CONFIG["TILES"][0][1]
+    x, y = xyz(*PROBE, 14)
+    resp = client.get(template.format(z=14, x=x, y=y))
+    assert resp.status_code == 200 and resp["Content-Type"] == "image/png"
+    image = Image.open(io.BytesIO(resp.content)).convert("RGBA")
+    assert image.getextrema()[3][1] > 0  # the town is drawn
