@@ -1,11 +1,12 @@
 """Point → unit grid cell, community, street, district and a readable address, in one PostGIS query.
 
-The cell is found with ST_Contains on current cells (GiST index on grid_cell.geom); the address names the
+The statement is prepared once per database connection. The cell is found with ST_Contains on current cells (GiST index on grid_cell.geom); the address names the
 nearest named road (KNN `<->` on layers_road) when it lies within `CITYGIS_ADDRESS_ROAD_RADIUS_M` (200 m).
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
@@ -59,13 +60,27 @@ LIMIT 1
 """
 
 
+# Connections on which the geocoding statement is prepared. A server-side prepared statement saves the
+# parse and the planning of the five-table join on every call (about half the cost of one lookup).
+_prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+STATEMENT = "citygis_geocode"
+
+
+def _execute(cur) -> str:
+    raw = connection.connection
+    if raw is not None and not _prepared.get(raw):
+        cur.execute(f"PREPARE {STATEMENT}(float8, float8) AS " + _sql().replace("%s", "$1", 1).replace("%s", "$2", 1))
+        _prepared[raw] = True
+    return f"EXECUTE {STATEMENT}(%s, %s)"
+
+
 def geocode(lon: float, lat: float) -> Geocode:
     """Geocode a CGCS2000 (EPSG:4490) lon/lat; raise OutsideManagedArea if no current cell holds it."""
     lon, lat = float(lon), float(lat)
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise OutsideManagedArea(f"坐标超出范围：经度 {lon}，纬度 {lat}")
     with connection.cursor() as cur:
-        cur.execute(_sql(), [lon, lat])
+        cur.execute(_execute(cur), [lon, lat])
         row = cur.fetchone()
     if row is None:
         raise OutsideManagedArea(f"位置（{lon:.6f}, {lat:.6f}）不在城市管理网格范围内")
