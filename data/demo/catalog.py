@@ -102,6 +102,10 @@ def register_city_layers() -> None:
                          {"value": "resettlement", "label": "棚改安置房", "fill": "#fdae6b"},
                          {"value": "affordable", "label": "保障性租赁住房", "fill": "#a63603"}],
              "label": LABEL}, classification="internal", frequency="monthly", sort_order=10)
+    _vector("housing.sites", "housing", "layers_housingproject", "POINT", "保障性住房分布", "Social housing sites",
+            "保障性住房项目位置、类型与竣工年份（公开版，不含套数与入住情况）。", ["住房保障", "公租房", "公开"],
+            {"fill": "#fd8d3c", "stroke": "#7f2704", "symbol": "square", "size": 8, "label": LABEL},
+            attribute_columns=["name", "kind", "completed_year", "address"], frequency="quarterly", sort_order=20)
     _vector("disaster.hazard_points", "geohazard", "layers_hazardpoint", "POINT", "地质灾害隐患点", "Geological hazard points",
             "滑坡、崩塌、泥石流、地面塌陷隐患点，含威胁人数与风险等级（模拟数据）。", ["地质灾害", "隐患点", "防灾"],
             {"fill": "#fdae61", "stroke": "#000000", "symbol": "triangle", "size": 10, "classify_by": "risk_level",

@@ -98,6 +98,7 @@ EXPECTED_LAYERS = {
     "land.farmland": ("land", "public", "layers_basicfarmland"), "land.mining": ("land", "restricted", "layers_miningright"),
     "planning.zoning": ("planning", "public", "layers_zoningplot"),
     "housing.projects": ("housing", "internal", "layers_housingproject"),
+    "housing.sites": ("housing", "public", "layers_housingproject"),
     "disaster.hazard_points": ("geohazard", "public", "layers_hazardpoint"),
     "disaster.hazard_zones": ("geohazard", "public", "layers_hazardzone"),
     "disaster.shelters": ("geohazard", "public", "layers_shelter"),
@@ -113,6 +114,17 @@ def test_vector_layers_are_registered_with_owner_stats_and_style(name):
     assert layer.title_zh and layer.title_en and layer.abstract and layer.keywords
     assert layer.feature_count > 0 and layer.extent is not None
     assert layer.style.get("stroke") or layer.style.get("fill")
+
+
+def test_every_theme_has_a_public_layer():
+    themes = {"base", "land", "planning", "housing", "disaster", "raster", "grid"}
+    public = set(Layer.objects.filter(classification="public").values_list("theme", flat=True))
+    assert themes <= public
+
+
+def test_public_housing_layer_hides_occupancy():
+    columns = Layer.objects.get(name="housing.sites").attribute_columns
+    assert "name" in columns and not {"units_total", "units_occupied"} & set(columns)
 
 
 def test_land_parcel_style_classifies_every_code_in_use():
