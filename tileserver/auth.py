@@ -125,14 +125,17 @@ def make_authorize(user) -> Callable[..., dict[str, Any]]:
     readable = readable_layer_names(user)
     anonymous = user is None or not user.is_authenticated
 
+    permitted = {n: PERMISSIONS for n in readable | ALWAYS_ALLOWED}
+
     def allowed(name: str) -> bool:
-        return name in readable or name in ALWAYS_ALLOWED
+        return name in permitted
 
     def authorize(service: str, layers: list[str] | None = None, environ=None, query_extent=None, **_kw):
         layers = list(layers or [])
         forbidden = [n for n in _explicit_layers(service, layers, environ or {}, query_extent) if not allowed(n)]
         if forbidden and anonymous:
             return {"authorized": "unauthenticated"}
-        return {"authorized": "partial", "layers": {n: dict(PERMISSIONS) for n in layers if allowed(n)}}
+        # Every permitted name, not just `layers`: tile services pass internal keys there but look up names.
+        return {"authorized": "partial", "layers": permitted}
 
     return authorize

@@ -115,10 +115,13 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def ows_server(tile_data, tiles_var):
     """A gunicorn (the production WSGI entry point) on 127.0.0.1 serving the test database; its base URL."""
+    from django.conf import settings
     from django.db import connection
 
     port = _free_port()
-    env = dict(os.environ, DATABASE_URL=f"postgis:///{connection.settings_dict['NAME']}", CITYGIS_VAR_DIR=str(tiles_var))
+    # Same SECRET_KEY: sessions made by the tests must be valid for the server.
+    env = dict(os.environ, DATABASE_URL=f"postgis:///{connection.settings_dict['NAME']}", CITYGIS_VAR_DIR=str(tiles_var),
+               SECRET_KEY=settings.SECRET_KEY)
     env.pop("CITYGIS_TEST_DB_NAME", None)
     gunicorn = Path(sys.executable).with_name("gunicorn")
     proc = subprocess.Popen(

@@ -55,3 +55,24 @@ def test_gdal_lists_the_wms_layers(ows_server):
     out = subprocess.run(["gdalinfo", f"WMS:{ows_server}/ows"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "land.test_parcels" in out.stdout
+
+
+def test_browser_session_authorises_tiles_through_the_dispatcher(ows_server, django_db_blocker):
+    """The web consoles load tiles with their session cookie: the gunicorn dispatcher honours it."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+
+    with django_db_blocker.unblock():
+        user = get_user_model().objects.get(username="tiles_land")
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.save()
+    url = f"{ows_server}/tiles/land.test_restricted/webmercator/15/25926/13872.png"
+    assert requests.get(url, timeout=60).status_code == 401
+    resp = requests.get(url, cookies={settings.SESSION_COOKIE_NAME: session.session_key}, timeout=60)
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "image/png"
+    with django_db_blocker.unblock():
+        session.delete()

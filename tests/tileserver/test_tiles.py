@@ -104,3 +104,10 @@ def test_web_base_map_url_of_leaflet_config_serves_tiles_anonymously(client, til
     assert resp.status_code == 200 and resp["Content-Type"] == "image/png"
     image = Image.open(io.BytesIO(resp.content)).convert("RGBA")
     assert image.getextrema()[3][1] > 0  # the town is drawn
+
+
+def test_tms_capabilities_list_permitted_layers(client, tile_data):
+    resp = client.get("/tms/1.0.0/")
+    assert resp.status_code == 200
+    text = resp.content.decode()
+    assert "land.test_parcels" in text and "land.test_restricted" not in text
