@@ -33,3 +33,12 @@ def test_exports_several_levels_to_xlsx_files(world, tmp_path):
 def test_bad_options(args, option):
     with pytest.raises(CommandError, match=option):
         call_command("evaluate", *args, "--quiet", "--no-map")
+
+
+def test_prints_a_ranking_and_refreshes_the_map(world, capsys):
+    from city_gis.evaluation.models import AreaScore
+
+    call_command("evaluate", "--period", "2031-03", "--level", "community", "--level", "leader")
+    out = capsys.readouterr()
+    assert "999901001001" in out.out and "eval_lead" in out.out
+    assert AreaScore.objects.get(level="community", code="999901001001", period="2031-03").is_current
