@@ -168,6 +168,6 @@ class GenericFeature(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["layer"])]
+        # the layer FK has its own index: a second one on layer_id only slows bulk imports down
         verbose_name = _("通用要素")
         verbose_name_plural = _("通用要素")
