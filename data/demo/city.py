@@ -171,6 +171,7 @@ def build_roads(layout: Layout) -> list[tm.Road]:
 
 
 def water_shapes(layout: Layout) -> dict[str, BaseGeometry]:
+    """Local-frame shapes of the river (across the whole area), the reservoir and the park lake."""
     eu, ev = EXTENT_HALF
     river = layout.river_line(-eu - 200, eu + 200).buffer(RIVER_HALF_WIDTH, cap_style="flat")
     clip = box(-eu, -ev, eu, ev)
@@ -181,7 +182,8 @@ def water_shapes(layout: Layout) -> dict[str, BaseGeometry]:
     return {"水城河": river.intersection(clip), "窑上水库": reservoir, "明湖": lake}
 
 
-def build_water(layout: Layout, shapes: dict[str, BaseGeometry]) -> None:
+def build_water(shapes: dict[str, BaseGeometry]) -> None:
+    """水城河, 窑上水库 and 明湖."""
     kinds = {"水城河": "river", "窑上水库": "reservoir", "明湖": "lake"}
     tm.WaterBody.objects.bulk_create([
         tm.WaterBody(name=n, kind=kinds[n], source=SOURCE, synthetic=True, geom=_geos(g, multi=True))
@@ -246,6 +248,7 @@ MINES = [  # name, holder, local centre (u, v), size (m), rotation
 
 
 def mine_shapes() -> list[BaseGeometry]:
+    """Local-frame footprints of the coal mining rights, in the hills around the town."""
     return [affinity.rotate(box(u - w / 2, v - h / 2, u + w / 2, v + h / 2), rot) for _n, _h, (u, v), (w, h), rot in MINES]
 
 
@@ -320,6 +323,7 @@ def build_farmland(parcels: list[Parcel], rng: random.Random, layout: Layout, se
 
 
 def build_mining(rng: random.Random) -> None:
+    """Coal mining rights with licence numbers and 20-year terms."""
     rows = []
     for k, ((name, holder, *_), geom) in enumerate(zip(MINES, mine_shapes(), strict=True), start=1):
         start = dt.date(2008 + rng.randint(0, 10), rng.randint(1, 12), 1)
@@ -330,6 +334,7 @@ def build_mining(rng: random.Random) -> None:
 
 
 def build_zoning(parcels: list[Parcel], rng: random.Random) -> None:
+    """One regulatory plot per town block, its GB 50137 code and controls derived from the land use."""
     rows = []
     for p in parcels:
         if not p.in_town or p.landuse not in ZONING or p.block is None:
@@ -346,6 +351,7 @@ def build_zoning(parcels: list[Parcel], rng: random.Random) -> None:
 
 # --- buildings ----------------------------------------------------------------------------------------------
 def _footprints(blk: Polygon, landuse: str, rng: random.Random) -> list[tuple[Polygon, int]]:
+    """(footprint, floors) for a block: slab rows for housing, larger boxes for shops, sheds for industry."""
     minx, miny, maxx, maxy = blk.buffer(-14, join_style="mitre").bounds
     out = []
     if landuse == "0701":
@@ -388,6 +394,7 @@ def _footprints(blk: Polygon, landuse: str, rng: random.Random) -> list[tuple[Po
 
 
 def build_buildings(layout: Layout, parcels: list[Parcel], shapes: dict[str, BaseGeometry], rng: random.Random, seed: int) -> int:
+    """Footprints laid out by land use inside each town block, kept off the water and off steep hillsides."""
     avoid = shapes["水城河"].buffer(20).union(shapes["明湖"].buffer(10))
     rows = []
     for p in parcels:
@@ -411,6 +418,7 @@ HOUSING_NAMES = ["荷城", "凤凰", "黄土坡", "德坞", "明湖", "水西", 
 
 
 def build_housing(parcels: list[Parcel], rng: random.Random) -> None:
+    """Social housing projects in residential blocks, with units and occupancy."""
     residential = [p for p in parcels if p.in_town and p.landuse == "0701"]
     kinds = ["public_rental", "public_rental", "low_rent", "resettlement", "affordable"]
     label = {"public_rental": "公租房小区", "low_rent": "廉租房小区", "resettlement": "棚改安置小区", "affordable": "保障性租赁住房"}
@@ -477,6 +485,7 @@ def build_hazards(layout: Layout, rng: random.Random, seed: int, *, in_town: int
 
 
 def build_shelters(parcels: list[Parcel], rng: random.Random) -> None:
+    """Emergency shelters in the civic square, the sports centre and a sample of parks and schools."""
     named = {"0810": ("公园", "公园"), "0803": ("学校", "学校操场"), "0808": ("体育场", "体育中心"), "0801": ("广场", "市民广场")}
     candidates = [p for p in parcels if p.in_town and p.landuse in named and p.block is not None]
     chosen = [p for p in candidates if p.landuse in ("0801", "0808")] + rng.sample(
@@ -509,7 +518,7 @@ def run(ctx) -> None:
     build_admin_units(layout); stages.update()  # noqa: E702
     build_roads(layout); stages.update()  # noqa: E702
     shapes = water_shapes(layout)
-    build_water(layout, shapes); stages.update()  # noqa: E702
+    build_water(shapes); stages.update()  # noqa: E702
     parcels = build_parcels(layout, shapes, rng, ctx.seed); stages.update()  # noqa: E702
     build_farmland(parcels, rng, layout, ctx.seed)
     build_mining(rng)

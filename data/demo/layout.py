@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import shapely
 from pyproj import Transformer
-from shapely import affinity
 from shapely.geometry import LineString, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
@@ -79,29 +79,12 @@ def to_local(x, y):
     return dx * _COS + dy * _SIN, -dx * _SIN + dy * _COS
 
 
-def local_to_4544_geom(geom: BaseGeometry) -> BaseGeometry:
-    """Rotate and translate a local-frame shapely geometry into EPSG:4544."""
-    cx, cy = CENTRE_4544
-    return affinity.translate(affinity.rotate(geom, ROTATION_DEG, origin=(0, 0)), cx, cy)
-
-
 def local_to_4490_geom(geom: BaseGeometry) -> BaseGeometry:
     """Local frame → EPSG:4490 lon/lat (through EPSG:4544)."""
-    import shapely
 
     def _tf(coords: np.ndarray) -> np.ndarray:
         x, y = to_4544(coords[:, 0], coords[:, 1])
         lon, lat = _TO_4490.transform(x, y)
-        return np.column_stack([lon, lat])
-
-    return shapely.transform(geom, _tf)
-
-
-def geom_4544_to_4490(geom: BaseGeometry) -> BaseGeometry:
-    import shapely
-
-    def _tf(coords: np.ndarray) -> np.ndarray:
-        lon, lat = _TO_4490.transform(coords[:, 0], coords[:, 1])
         return np.column_stack([lon, lat])
 
     return shapely.transform(geom, _tf)
@@ -115,7 +98,6 @@ class Layout:
     ys: tuple[float, ...]
     river_phase: float
     river_amp: float
-    extras: dict = field(default_factory=dict, compare=False, hash=False)
 
     # --- roads ---------------------------------------------------------------------------------------
     @staticmethod

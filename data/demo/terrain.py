@@ -48,6 +48,13 @@ def cones(seed: int) -> tuple[Cone, ...]:
     return tuple(result)
 
 
+@lru_cache(maxsize=4)
+def waves(seed: int) -> tuple[tuple[float, float, float, float], ...]:
+    """(amplitude m, wavelength m, direction rad, phase) of the undulations of the hills."""
+    rng = random.Random(f"{seed}:terrain-waves")
+    return tuple((rng.uniform(8, 22), rng.uniform(700, 1800), rng.uniform(0, np.pi), rng.uniform(0, 2 * np.pi)) for _ in range(6))
+
+
 def elevation_local(u: np.ndarray, v: np.ndarray, seed: int, layout: Layout) -> np.ndarray:
     """Elevation (m) at local layout coordinates (metres from the centre, rotated frame)."""
     u = np.atleast_1d(np.asarray(u, dtype=float))
@@ -59,6 +66,11 @@ def elevation_local(u: np.ndarray, v: np.ndarray, seed: int, layout: Layout) -> 
     z = VALLEY_FLOOR_M + 8.0 * d / 1000.0 + PLATEAU_RISE_M * t * t * (3 - 2 * t)
     # gentle fall of the valley downstream (eastwards)
     z = z - 0.004 * u
+    # uneven ground of the hills: a few long, oblique undulations, fading out towards the valley floor
+    rough = np.clip((d - 1400.0) / 1500.0, 0.0, 1.0)
+    for amp, wavelength, angle, phase in waves(seed):
+        along = u * np.cos(angle) + v * np.sin(angle)
+        z = z + rough * amp * np.sin(2 * np.pi * along / wavelength + phase)
     for c in cones(seed):
         r2 = ((u - c.u) ** 2 + (v - c.v) ** 2) / (c.radius**2)
         z = z + c.height * np.exp(-r2 * 1.6)
