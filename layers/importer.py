@@ -113,7 +113,7 @@ def _prepare_geometries(geoms: np.ndarray, family: str | None, multi: bool | Non
     if family is None:
         found = families - {None}
         if len(found) != 1:
-            raise LayerImportError(_('无法确定几何类型（文件中有：%(value)s）') % {'value': ', '.join(sorted(str(f) for f in found)) or '无'})
+            raise LayerImportError(_('无法确定几何类型（文件中有：%(value)s）') % {'value': ", ".join(sorted(str(f) for f in found)) or "-"})
         family = found.pop()
     elif present.any() and family not in families:
         raise LayerImportError(
@@ -134,20 +134,27 @@ def _prepare_geometries(geoms: np.ndarray, family: str | None, multi: bool | Non
         report.rows_repaired += 1
     for i in np.flatnonzero(present & ~invalid):
         if FAMILY.get(int(types[i])) != family:
-            report.reject(int(i), _("几何类型不符：要求 %(family)s，得到 %(value)s") % {"family": family, "value": shapely.get_type_id(geoms[i])})
+            report.reject(int(i), _("几何类型不符：要求 %(family)s，得到 %(value)s") % {"family": family, "value": geoms[i].geom_type})
             geoms[i] = None
     if multi is not None:
-        alive = np.flatnonzero(~(shapely.is_missing(geoms)))
-        for i in alive:
-            g = geoms[i]
-            is_multi = shapely.get_type_id(g) in (4, 5, 6)
-            if multi and not is_multi:
-                geoms[i] = _collect(family, [g])
-            elif not multi and is_multi:
+        alive = ~shapely.is_missing(geoms)
+        kinds = np.full(len(geoms), -1)
+        kinds[alive] = shapely.get_type_id(geoms[alive])
+        is_multi = np.isin(kinds, (4, 5, 6))
+        if multi:
+            single = np.flatnonzero(alive & ~is_multi)
+            if len(single):  # one multi-part per row, built in one call
+                build = {"POINT": shapely.multipoints, "LINESTRING": shapely.multilinestrings}.get(
+                    family, shapely.multipolygons)
+                geoms[single] = build(geoms[single], indices=np.arange(len(single)))
+        else:
+            for i in np.flatnonzero(alive & is_multi):
+                g = geoms[i]
                 if shapely.get_num_geometries(g) == 1:
                     geoms[i] = shapely.get_geometry(g, 0)
                 else:
-                    report.reject(int(i), _("图层要求单部件 %(family)s，得到 %(value)s 个部件") % {"family": family, "value": shapely.get_num_geometries(g)})
+                    report.reject(int(i), _("图层要求单部件 %(family)s，得到 %(value)s 个部件")
+                                  % {"family": family, "value": shapely.get_num_geometries(g)})
                     geoms[i] = None
     return geoms, family
 

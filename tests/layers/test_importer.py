@@ -277,3 +277,37 @@ def test_messages_are_translated_to_english(tmp_path):
     path.write_text("x")
     with translation.override("en"), pytest.raises(LayerImportError, match="unknown layer: land.nope"):
         import_file(path, "land.nope")
+
+
+def test_typed_point_layer_takes_single_part_multipoints_and_rejects_real_multipoints(tmp_path):
+    from shapely.geometry import MultiPoint
+
+    from layers.models import Shelter
+    from layers.registry import register_layer
+
+    register_layer("disaster.test_shelters", owner="geohazard", title_zh="测试避难所", geometry_type="POINT",
+                   source_table="layers_shelter", source_filter="name LIKE 'T%%'")
+    frame = gpd.GeoDataFrame(
+        {"name": ["T甲", "T乙"], "capacity": [300, 80]},
+        geometry=[MultiPoint([(LON0, LAT0)]), MultiPoint([(LON0, LAT0), (LON0 + 0.01, LAT0)])], crs=4490,
+    )
+    path = tmp_path / "shelters.gpkg"
+    frame.to_file(path, driver="GPKG")
+    with pytest.raises(LayerImportError) as err:
+        import_file(path, "disaster.test_shelters")
+    assert [(r["row"], r["field"]) for r in err.value.report["rejected"]] == [(2, "geometry")]
+    report = import_file(path, "disaster.test_shelters", skip_rejected=True)
+    assert report.rows_written == 1
+    shelter = Shelter.objects.get(name="T甲")
+    assert shelter.geom.geom_type == "Point" and shelter.capacity == 300
+
+
+def test_mixed_single_and_multi_polygons_become_multipolygons(parcels, tmp_path, test_parcels_layer):
+    from shapely.geometry import MultiPolygon
+
+    parcels.loc[0, "geometry"] = MultiPolygon([parcels.geometry[0], parcels.geometry[2].buffer(-0.0003)])
+    path = tmp_path / "mixed.gpkg"
+    parcels.to_file(path, driver="GPKG")
+    assert import_file(path, test_parcels_layer.name).rows_written == 3
+    counts = sorted(len(p.geom) for p in LandParcel.objects.filter(parcel_code__startswith="T-"))
+    assert counts == [1, 1, 2]
