@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 
 from city_gis.accounts.models import Role, User
-from city_gis.cases import services, workflow
+from city_gis.cases import access, services, workflow
 from city_gis.cases.models import (
     OPEN_STATES,
     Case,
@@ -33,8 +33,6 @@ from city_gis.grid.models import Community, Street
 
 from .photos import Photo, StoredFiles
 
-# Who sees every case; handlers see their department's, inspectors what they reported or are assigned.
-ALL_CASES_ROLES = (Role.OPERATOR, Role.LEADER, Role.DISPATCHER, Role.LEADER_VIEW)
 INSPECTOR_TASK_STATES = (State.PENDING_VERIFICATION, State.DISPOSED)
 HANDLER_TASK_STATES = (State.DISPATCHED,)
 TASK_ACTIONS = {
@@ -85,18 +83,8 @@ def get_category(ref: str) -> Category | None:
 
 # --- visibility --------------------------------------------------------------------------------------------
 def visible_cases(user: User) -> QuerySet[Case]:
-    """Cases `user` may see: all for the centre's roles, own department's for handlers, own for inspectors."""
-    qs = Case.objects.all()
-    if not user.is_authenticated or not user.is_active:
-        return qs.none()
-    if user.has_role(*ALL_CASES_ROLES):
-        return qs
-    cond = Q(pk__in=[])
-    if Role.HANDLER in user.roles and user.department_id:
-        cond |= Q(department_id=user.department_id)
-    if Role.INSPECTOR in user.roles:
-        cond |= Q(reporter=user) | Q(assignee=user)
-    return qs.filter(cond)
+    """Cases `user` may see — the urban core's rule (city_gis.cases.access), shared with /api/v1/cases/."""
+    return access.visible_cases(user)
 
 
 def task_cases(user: User) -> QuerySet[Case]:

@@ -33,6 +33,10 @@ def only(ok: int, who: set[str], others: int = 403, anonymous: int = 401) -> dic
     return {r: (anonymous if r == "anonymous" else ok if r in who else others) for r in ROLES}
 
 
+# Who may see the dispatched case: the centre's roles, its department, its assigned inspector.
+SEES_CASE = only(200, set(ROLES) - {"handler_other", "planner"}, others=404)
+NOT_SEEN = {"handler_other": 404, "planner": 404}
+
 # name: (method, url template, body builder, expected status per role)
 MATRIX = {
     "token_delete": ("delete", "/api/v1/auth/token/", None, only(204, set(ROLES))),
@@ -44,10 +48,14 @@ MATRIX = {
         {**only(200, {"handler_own", "admin"}), "handler_other": 404},
     ),
     "sync": ("get", "/api/v1/sync/", None, only(200, set(ROLES))),
-    "case_photo": (
-        "get", "/api/v1/cases/{case}/photos/{photo}/", None,
-        {**only(200, set(ROLES) - {"handler_other", "planner"}, others=404)},
-    ),
+    "case_photo": ("get", "/api/v1/cases/{case}/photos/{photo}/", None, SEES_CASE),
+    # The urban core's case endpoints (city_gis.cases), checked here for the same roles.
+    "cases_list": ("get", "/api/v1/cases/", None, only(200, set(ROLES))),
+    "cases_create": ("post", "/api/v1/cases/", "hotline", only(201, {"operator", "admin"})),
+    "case_detail": ("get", "/api/v1/cases/{case}/", None, SEES_CASE),
+    "case_allowed_actions": ("get", "/api/v1/cases/{case}/allowed_actions/", None, SEES_CASE),
+    "case_transition_dispose": (
+        "post", "/api/v1/cases/{case}/transitions/", "dispose", {**only(200, {"handler_own", "admin"}), **NOT_SEEN}),
     "open311_discovery": ("get", "/open311/v2/discovery.json", None, ALL),
     "open311_services": ("get", "/open311/v2/services.xml", None, ALL),
     "open311_service": ("get", "/open311/v2/services/0102.json", None, ALL),
@@ -77,6 +85,9 @@ def build_body(kind, area):
                 "location": {"type": "Point", "coordinates": [area["lon"], area["lat"]]}}
     if kind == "dispose":
         return {"action": "dispose", "result": "已处置"}
+    if kind == "hotline":
+        return {"source": "hotline", "category_code": "0102", "lon": area["lon"], "lat": area["lat"],
+                "description": "热线来电"}
     if kind == "open311":
         return {"service_code": "0102", "lat": area["lat"], "long": area["lon"], "description": "x"}
     return None
