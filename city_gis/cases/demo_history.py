@@ -24,7 +24,7 @@ from city_gis.grid.models import Cell, ResponsibilityArea
 from . import calendar
 from .models import Case, Category, CategoryKind
 from .services import create_case
-from .workflow import IllegalTransition, perform
+from .workflow import IllegalTransition, backfill, perform
 
 # (small class code, weight) — frequent problems first; "c:" marks a component class.
 EVENT_WEIGHTS = [
@@ -154,9 +154,11 @@ class Sim:
         case = self.act(case, "register", a.leader, t, urgency=urgency)
         if case is None:
             return
-        if r() < 0.03:
-            self.act(case, "supervise", a.leader, t + self.minutes(1, 30), note="请相关部门尽快处置")
         t = self.within(case, 0.1, 1.2 if r() < 0.92 else 3, t)
+        if r() < 0.03:
+            t_sup = t
+            t = t + self.minutes(1, 10)
+            case = self.act(case, "supervise", a.leader, t_sup, note="请相关部门尽快处置") or case
         right = case.category.default_department.code if case.category.default_department else "enforcement"
         wrong = r() < 0.05
         dept = self.rng.choice([d for d in a.handlers if d != right]) if wrong else right
@@ -250,45 +252,50 @@ def run(ctx) -> None:
     sim = Sim(rng, actors, now)
     total = ctx.history_days * ctx.cases_per_day
     bar = tqdm(total=total, desc="案卷历史", unit="件", disable=not ctx.progress)
-    skipped = 0
-    recent: list[Case] = []  # a few recent cases to re-report (duplicates to merge)
-    for day_index in range(ctx.history_days, 0, -1):
-        day = today - dt.timedelta(days=day_index - 1)
-        volume = ctx.cases_per_day if calendar.is_workday(day) else int(ctx.cases_per_day * 0.6)
-        times = sorted(_creation_time(rng, day, tz) for _ in range(volume))
-        for created in times:
-            bar.update(1)
-            if created > now:
-                continue
-            source = _weighted(rng, SOURCES)
-            if recent and rng.random() < 0.04:  # a second report of a problem seen minutes ago
-                orig = rng.choice(recent[-20:])
-                dx, dy = rng.uniform(-0.0002, 0.0002), rng.uniform(-0.0002, 0.0002)
-                location = Point(orig.location.x + dx, orig.location.y + dy, srid=4490)
-                code, cell = orig.category, orig.cell
-                source = "public" if source == "self_handled" else source
-            else:
-                cell = rng.choice(cells)
-                location = _random_point(rng, cell)
-                kind_events = rng.random() < 0.8
-                code = cats[("event", _weighted(rng, events))] if kind_events else cats[("component", _weighted(rng, components))]
-            reporter = None
-            if source in ("inspector", "self_handled"):
-                reporter = actors.by_cell.get(cell.pk) or rng.choice(actors.inspectors)
-            elif source == "hotline":
-                reporter = actors.operator
-            try:
-                case = create_case(source=source, category_code=code, location=location,
-                                   description=DESCRIPTIONS.get(code.code, "市民反映的城市管理问题"),
-                                   reporter=reporter, at=created, observed_at=created - dt.timedelta(minutes=rng.randint(0, 30)))
-            except ValidationError as exc:  # a re-report may fall just outside the managed area: skip it
-                if "location" in getattr(exc, "message_dict", {}):
-                    skipped += 1
+    skipped, done = 0, 0
+    recent: list[Case] = []  # recent cases a second reporter may report again (duplicates to merge)
+    with backfill() as batch:
+        for day_index in range(ctx.history_days, 0, -1):
+            day = today - dt.timedelta(days=day_index - 1)
+            volume = ctx.cases_per_day if calendar.is_workday(day) else int(ctx.cases_per_day * 0.6)
+            times = sorted(_creation_time(rng, day, tz) for _ in range(volume))
+            for created in times:
+                bar.update(1)
+                if created > now:
                     continue
-                raise
-            recent.append(case)
-            recent[:] = recent[-50:]
-            sim.run(case, created)
+                source = _weighted(rng, SOURCES)
+                if recent and rng.random() < 0.04:  # a second report of a problem seen minutes ago
+                    orig = rng.choice(recent[-20:])
+                    dx, dy = rng.uniform(-0.0002, 0.0002), rng.uniform(-0.0002, 0.0002)
+                    location = Point(orig.location.x + dx, orig.location.y + dy, srid=4490)
+                    category, cell_id = orig.category, orig.cell_id
+                    source = "public" if source == "self_handled" else source
+                else:
+                    cell = rng.choice(cells)
+                    location, cell_id = _random_point(rng, cell), cell.pk
+                    tree = (CategoryKind.EVENT, events) if rng.random() < 0.8 else (CategoryKind.COMPONENT, components)
+                    category = cats[(tree[0], _weighted(rng, tree[1]))]
+                reporter = None
+                if source in ("inspector", "self_handled"):
+                    reporter = actors.by_cell.get(cell_id) or rng.choice(actors.inspectors)
+                elif source == "hotline":
+                    reporter = actors.operator
+                try:
+                    case = create_case(
+                        source=source, category_code=category, location=location, reporter=reporter, at=created,
+                        description=DESCRIPTIONS.get(category.code, "市民反映的城市管理问题"),
+                        observed_at=created - dt.timedelta(minutes=rng.randint(0, 30)))
+                except ValidationError as exc:  # a re-report may fall just outside the managed area: skip it
+                    if "location" in getattr(exc, "message_dict", {}):
+                        skipped += 1
+                        continue
+                    raise
+                recent.append(case)
+                recent[:] = recent[-50:]
+                sim.run(case, created)
+                done += 1
+                if done % 250 == 0:
+                    batch.flush()
     bar.close()
     from layers.models import Layer
     from layers.registry import refresh_stats
