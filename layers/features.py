@@ -105,7 +105,7 @@ def query_features(layer: Layer, *, bbox: BBox | None = None, filter_: tuple[str
                 raise QueryError("filter", _('未知属性 %(attr)s；可用：%(value)s') % {'attr': attr, 'value': ', '.join(columns)})
             conditions.append(f"{qn(attr)}::text = %s")
             params.append(value)
-    base = layer_from_sql(layer)
+    base = layer_from_sql(layer).replace("%", "%%")  # the filter is raw SQL: keep its % away from the driver
     if conditions:
         base += (" AND " if layer.source_filter else " WHERE ") + " AND ".join(f"({c})" for c in conditions)
     select_attrs = ["attributes"] if layer.is_generic else columns

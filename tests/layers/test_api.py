@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from layers.importer import LayerCreate, import_file
 from layers.models import Layer
+from layers.registry import register_layer
 
 from .conftest import LAT0, LON0
 
@@ -234,3 +235,14 @@ def test_upload_over_the_limit_answers_400(client, squares, user_factory, settin
                            format="multipart")
     assert response.status_code == 400 and "file" in response.json()
     assert not Layer.objects.filter(name="land.test_big").exists()
+
+
+def test_source_filter_with_percent_signs_is_raw_sql(client, parcels, tmp_path, test_parcels_layer):
+    path = tmp_path / "p.gpkg"
+    parcels.to_file(path, driver="GPKG")
+    import_file(path, test_parcels_layer.name)
+    register_layer("land.test_like", owner="land", title_zh="LIKE", geometry_type="POLYGON",
+                   source_table="layers_landparcel", source_filter="parcel_code LIKE 'T-00%'", classification="public")
+    body = client.get("/api/v1/layers/land.test_like/features/", {"bbox": "100,20,110,30"}).json()
+    assert body["numberMatched"] == 3
+    assert client.get("/api/v1/layers/land.test_like/features/").json()["numberMatched"] == 3
