@@ -104,7 +104,7 @@ def build_mapproxy_conf(
             "image_formats": IMAGE_FORMATS,
             "featureinfo_types": ["json", "html", "text", "xml"],
             "max_output_pixels": [MAX_SIZE, MAX_SIZE],
-            "strict": True,
+            "strict": False,  # web clients often omit STYLES/FORMAT in GetFeatureInfo
             "on_source_errors": "raise",
             "md": {
                 "title": "六盘水城市一张图 CityGIS",

@@ -117,3 +117,12 @@ def test_owslib_parses_capabilities(client, version):
     assert layer.title == "测试宗地"
     assert {"EPSG:4490", "EPSG:4544", "EPSG:4326", "EPSG:3857"} <= set(layer.crsOptions)
     assert "application/json" in wms.getOperationByName("GetFeatureInfo").formatOptions
+
+
+def test_getfeatureinfo_from_a_minimal_web_client_without_styles_and_format(client, tile_data):
+    params = getmap_params(REQUEST="GetFeatureInfo", QUERY_LAYERS="land.test_parcels",
+                           INFO_FORMAT="application/json", I="150", J="150")
+    del params["STYLES"], params["FORMAT"]
+    resp = client.get("/ows", params)
+    assert resp.status_code == 200, resp.content[:300]
+    assert json.loads(resp.content)["features"][0]["properties"]["parcel_code"] == tile_data["public"].parcel_code
