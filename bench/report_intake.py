@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -223,6 +224,8 @@ def purge(uuids: list[str]) -> None:
 
 
 def main() -> None:
+    # A SIGTERM (e.g. a CI timeout) still stops gunicorn and removes the bench's cases.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     setup_django()
     rng = random.Random(20261125)
     keys = tokens()

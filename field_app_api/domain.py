@@ -117,6 +117,8 @@ def create_report(*, user: User, source: str, category: str, location: Point, de
 def attach_photos(case: Case, photos: list[Photo], user: User | None, files: StoredFiles,
                   history: CaseHistory | None = None) -> list[CaseAttachment]:
     """Store re-encoded photos (EXIF stripped) and thumbnails; `files` deletes them if the transaction fails."""
+    if photos and history is None:
+        history = latest_history(case)
     out = []
     for p in photos:
         out.append(CaseAttachment.objects.create(
@@ -127,12 +129,12 @@ def attach_photos(case: Case, photos: list[Photo], user: User | None, files: Sto
 
 
 def geocode_of(case: Case) -> dict:
-    community = Community.objects.filter(code=case.community_code).only("name").first()
-    street = Street.objects.filter(code=case.street_code).only("name").first()
+    community = Community.objects.filter(code=case.community_code).select_related("street").only(
+        "name", "street__name").first()
     return {
         "cell": case.cell_code,
         "community": {"code": case.community_code, "name": community.name if community else ""},
-        "street": {"code": case.street_code, "name": street.name if street else ""},
+        "street": {"code": case.street_code, "name": community.street.name if community else ""},
         "district": case.district_code,
         "address": case.address,
     }

@@ -149,7 +149,7 @@ class TaskCompleteView(APIView):
         photos = read_photos(request.FILES.getlist("photos"))
         with StoredFiles() as files, transaction.atomic():
             case = domain.perform(case, ser.validated_data["action"], user, fields)
-            attachments = domain.attach_photos(case, photos, user, files, history=domain.latest_history(case))
+            attachments = domain.attach_photos(case, photos, user, files)
         return Response(CompletedSerializer({
             "id": case.pk, "number": case.number, "state": case.state, "state_label": case.get_state_display(),
             "next_deadline": case.stage_deadline, "photos": [a.pk for a in attachments],
