@@ -13,7 +13,7 @@ def two_layers():
     make = lambda name, owner: register_layer(  # noqa: E731
         name, owner=owner, title_zh=name, geometry_type="POLYGON", source_table="layers_landparcel",
         source_filter="false")
-    return make("land.test_admin_land", "land"), make("housing.test_admin_housing", "housing")
+    return make("land.lyt_admin_land", "land"), make("housing.lyt_admin_housing", "housing")
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def steward(user_factory):
 def test_steward_sees_only_own_department_layers(client, steward, two_layers):
     client.force_login(steward)
     page = client.get("/admin/layers/layer/").content.decode()
-    assert "land.test_admin_land" in page and "housing.test_admin_housing" not in page
+    assert "land.lyt_admin_land" in page and "housing.lyt_admin_housing" not in page
     other = two_layers[1]
     assert client.get(f"/admin/layers/layer/{other.pk}/change/").status_code in (302, 404)
 

@@ -41,8 +41,8 @@ def create(dept="land", **kw) -> LayerCreate:
 def test_geojson_creates_a_generic_layer_with_attributes(squares, tmp_path):
     path = tmp_path / "squares.geojson"
     squares.to_file(path, driver="GeoJSON")
-    report = import_file(path, "land.test_generic", create=create())
-    layer = Layer.objects.get(name="land.test_generic")
+    report = import_file(path, "land.lyt_generic", create=create())
+    layer = Layer.objects.get(name="land.lyt_generic")
     assert (report.rows_read, report.rows_written, report.rows_rejected, report.created) == (3, 3, 0, True)
     assert layer.is_generic and layer.source_table == "layers_genericfeature"
     assert layer.source_filter == f"layer_id = {layer.pk}" and layer.geometry_type == "POLYGON"
@@ -60,9 +60,9 @@ def test_foreign_crs_lands_at_the_right_lon_lat(points_frame, tmp_path, epsg, su
     else:
         path = tmp_path / f"p.{suffix}"
         projected.to_file(path, driver="GPKG")
-    report = import_file(path, "land.test_points", create=create())
+    report = import_file(path, "land.lyt_points", create=create())
     assert report.source_crs == f"EPSG:{epsg}"
-    stored = sorted((f.geom.x, f.geom.y) for f in Layer.objects.get(name="land.test_points").generic_features.all())
+    stored = sorted((f.geom.x, f.geom.y) for f in Layer.objects.get(name="land.lyt_points").generic_features.all())
     assert stored[0] == pytest.approx((LON0, LAT0), abs=1e-7)
     assert stored[1] == pytest.approx((LON0 + 0.01, LAT0 + 0.01), abs=1e-7)
 
@@ -72,8 +72,8 @@ def test_srs_option_names_the_crs_of_a_file_without_one(points_frame, tmp_path):
     x, y = xy.transform(LON0, LAT0)
     path = tmp_path / "pts.csv"
     path.write_text(f"名称,x,y\n甲,{x},{y}\n", encoding="utf-8")
-    import_file(path, "land.test_csv", create=create(), srs="EPSG:4544")
-    feature = Layer.objects.get(name="land.test_csv").generic_features.get()
+    import_file(path, "land.lyt_csv", create=create(), srs="EPSG:4544")
+    feature = Layer.objects.get(name="land.lyt_csv").generic_features.get()
     assert (feature.geom.x, feature.geom.y) == pytest.approx((LON0, LAT0), abs=1e-7)
     assert feature.attributes == {"名称": "甲"}
 
@@ -81,9 +81,9 @@ def test_srs_option_names_the_crs_of_a_file_without_one(points_frame, tmp_path):
 def test_csv_with_lon_lat_columns(tmp_path):
     path = tmp_path / "shelters.csv"
     path.write_text(f"name,lon,lat,capacity\nA,{LON0},{LAT0},100\nB,{LON0 + 0.01},{LAT0},250\n", encoding="utf-8")
-    report = import_file(path, "disaster.test_csv", create=create("geohazard"), srs="EPSG:4490")
+    report = import_file(path, "disaster.lyt_csv", create=create("geohazard"), srs="EPSG:4490")
     assert report.rows_written == 2
-    layer = Layer.objects.get(name="disaster.test_csv")
+    layer = Layer.objects.get(name="disaster.lyt_csv")
     assert layer.geometry_type == "POINT"
     assert sorted(f.attributes["capacity"] for f in layer.generic_features.all()) == [100, 250]
 
@@ -102,21 +102,21 @@ def test_zipped_shapefile_into_a_typed_layer_maps_columns(parcels, tmp_path, tes
 def test_replace_removes_the_previous_features(squares, tmp_path):
     path = tmp_path / "squares.gpkg"
     squares.to_file(path, driver="GPKG")
-    import_file(path, "land.test_replace", create=create())
-    import_file(path, "land.test_replace")
-    assert Layer.objects.get(name="land.test_replace").feature_count == 6
-    report = import_file(path, "land.test_replace", mode="replace")
+    import_file(path, "land.lyt_replace", create=create())
+    import_file(path, "land.lyt_replace")
+    assert Layer.objects.get(name="land.lyt_replace").feature_count == 6
+    report = import_file(path, "land.lyt_replace", mode="replace")
     assert report.rows_deleted == 6
-    assert Layer.objects.get(name="land.test_replace").feature_count == 3
+    assert Layer.objects.get(name="land.lyt_replace").feature_count == 3
 
 
 def test_invalid_geometry_is_repaired(tmp_path):
     bowtie = Polygon([(LON0, LAT0), (LON0 + 0.001, LAT0 + 0.001), (LON0 + 0.001, LAT0), (LON0, LAT0 + 0.001)])
     path = tmp_path / "bowtie.gpkg"
     gpd.GeoDataFrame({"n": [1]}, geometry=[bowtie], crs=4490).to_file(path, driver="GPKG")
-    report = import_file(path, "land.test_bowtie", create=create())
+    report = import_file(path, "land.lyt_bowtie", create=create())
     assert report.rows_repaired == 1 and report.rows_written == 1
-    assert Layer.objects.get(name="land.test_bowtie").generic_features.get().geom.valid
+    assert Layer.objects.get(name="land.lyt_bowtie").generic_features.get().geom.valid
 
 
 def test_typed_rows_with_bad_values_are_reported_and_nothing_is_written(parcels, tmp_path, test_parcels_layer):
@@ -167,7 +167,7 @@ def test_bad_input_is_refused_and_db_unchanged(case, match, tmp_path, squares, p
     layer = test_parcels_layer.name
     if case == "no_crs":
         path = zip_shapefile(squares, tmp_path, prj=False)
-        layer = "land.test_new"
+        layer = "land.lyt_new"
     elif case == "broken_zip":
         path = tmp_path / "broken.zip"
         path.write_bytes(b"PK\x03\x04 this is not really a zip")
@@ -190,10 +190,10 @@ def test_bad_input_is_refused_and_db_unchanged(case, match, tmp_path, squares, p
         path.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
     before = snapshot()
     with pytest.raises(LayerImportError, match=match):
-        import_file(path, layer, create=create() if layer == "land.test_new" else None)
+        import_file(path, layer, create=create() if layer == "land.lyt_new" else None)
     with pytest.raises(CommandError, match=match):
         call_command("import_layer", str(path), "--layer", layer, *(
-            ["--create", "--department", "land"] if layer == "land.test_new" else []))
+            ["--create", "--department", "land"] if layer == "land.lyt_new" else []))
     assert snapshot() == before
 
 
@@ -203,7 +203,7 @@ def test_file_over_the_size_limit_is_refused(settings, squares, tmp_path):
     settings.CITYGIS_IMPORT_MAX_BYTES = 100
     before = snapshot()
     with pytest.raises(LayerImportError, match="超过上限"):
-        import_file(path, "land.test_big", create=create())
+        import_file(path, "land.lyt_big", create=create())
     assert snapshot() == before
 
 
@@ -215,25 +215,25 @@ def test_steward_of_another_department_may_not_write(user_factory, parcels, tmp_
     with pytest.raises(PermissionError):
         import_file(path, test_parcels_layer.name, user=foreign)
     with pytest.raises(PermissionError):
-        import_file(path, "land.test_foreign", user=foreign, create=create("land"))
+        import_file(path, "land.lyt_foreign", user=foreign, create=create("land"))
     assert import_file(path, test_parcels_layer.name, user=own).rows_written == 3
 
 
 def test_cli_prints_the_report(squares, tmp_path, capsys):
     path = tmp_path / "s.geojson"
     squares.to_file(path, driver="GeoJSON")
-    call_command("import_layer", str(path), "--layer", "land.test_cli", "--create", "--department", "land",
+    call_command("import_layer", str(path), "--layer", "land.lyt_cli", "--create", "--department", "land",
                  "--title-zh", "命令行测试", "--verbosity", "0")
     out = capsys.readouterr().out
     assert "读取 3 行，写入 3，拒绝 0" in out
-    assert Layer.objects.get(name="land.test_cli").title_zh == "命令行测试"
+    assert Layer.objects.get(name="land.lyt_cli").title_zh == "命令行测试"
 
 
 def test_point_in_shapefile_named_in_chinese_columns(tmp_path):
     frame = gpd.GeoDataFrame({"名称": ["避难所"]}, geometry=[Point(LON0, LAT0)], crs=4490)
-    report = import_file(zip_shapefile(frame, tmp_path), "disaster.test_zh", create=create("geohazard"))
+    report = import_file(zip_shapefile(frame, tmp_path), "disaster.lyt_zh", create=create("geohazard"))
     assert report.rows_written == 1
-    assert Layer.objects.get(name="disaster.test_zh").generic_features.get().attributes == {"名称": "避难所"}
+    assert Layer.objects.get(name="disaster.lyt_zh").generic_features.get().attributes == {"名称": "避难所"}
 
 
 def test_import_announces_the_changed_extent(squares, tmp_path, django_capture_on_commit_callbacks):
@@ -249,11 +249,11 @@ def test_import_announces_the_changed_extent(squares, tmp_path, django_capture_o
     layer_changed.connect(listener)
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            import_file(path, "land.test_signal", create=create())
+            import_file(path, "land.lyt_signal", create=create())
     finally:
         layer_changed.disconnect(listener)
     features = [s for s in seen if s[1] == "features"]
-    assert features and features[-1][0] == "land.test_signal"
+    assert features and features[-1][0] == "land.lyt_signal"
     assert features[-1][2] == pytest.approx((LON0, LAT0, LON0 + 0.005, LAT0 + 0.001))
 
 
@@ -262,9 +262,9 @@ def test_csv_export_of_points_uses_lon_lat(points_frame, tmp_path):
 
     path = tmp_path / "p.gpkg"
     points_frame.to_file(path, driver="GPKG")
-    import_file(path, "disaster.test_pts", create=create("geohazard"))
+    import_file(path, "disaster.lyt_pts", create=create("geohazard"))
     out = tmp_path / "out.csv"
-    call_command("export_layer", "disaster.test_pts", "--format", "csv", "-o", str(out))
+    call_command("export_layer", "disaster.lyt_pts", "--format", "csv", "-o", str(out))
     table = pd.read_csv(out).sort_values("lon")
     assert list(table["label"]) == ["一", "二"]
     assert table[["lon", "lat"]].iloc[0].tolist() == pytest.approx([LON0, LAT0])
@@ -285,7 +285,7 @@ def test_typed_point_layer_takes_single_part_multipoints_and_rejects_real_multip
     from layers.models import Shelter
     from layers.registry import register_layer
 
-    register_layer("disaster.test_shelters", owner="geohazard", title_zh="测试避难所", geometry_type="POINT",
+    register_layer("disaster.lyt_shelters", owner="geohazard", title_zh="测试避难所", geometry_type="POINT",
                    source_table="layers_shelter", source_filter="name LIKE 'T%%'")
     frame = gpd.GeoDataFrame(
         {"name": ["T甲", "T乙"], "capacity": [300, 80]},
@@ -294,9 +294,9 @@ def test_typed_point_layer_takes_single_part_multipoints_and_rejects_real_multip
     path = tmp_path / "shelters.gpkg"
     frame.to_file(path, driver="GPKG")
     with pytest.raises(LayerImportError) as err:
-        import_file(path, "disaster.test_shelters")
+        import_file(path, "disaster.lyt_shelters")
     assert [(r["row"], r["field"]) for r in err.value.report["rejected"]] == [(2, "geometry")]
-    report = import_file(path, "disaster.test_shelters", skip_rejected=True)
+    report = import_file(path, "disaster.lyt_shelters", skip_rejected=True)
     assert report.rows_written == 1
     shelter = Shelter.objects.get(name="T甲")
     assert shelter.geom.geom_type == "Point" and shelter.capacity == 300

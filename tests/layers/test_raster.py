@@ -23,7 +23,7 @@ def dem(tmp_path):
 
 
 def test_raster_extent_is_taken_from_the_file(dem):
-    layer = register_layer("raster.test_dem", owner="survey", kind="raster", geometry_type="RASTER",
+    layer = register_layer("raster.lyt_dem", owner="survey", kind="raster", geometry_type="RASTER",
                            raster_path=str(dem), title_zh="测试高程", source_table="")
     to_lonlat = Transformer.from_crs(4544, 4490, always_xy=True)
     west, north = to_lonlat.transform(483_000, 2_944_000)
@@ -39,7 +39,7 @@ def test_missing_or_unreadable_raster_is_refused(tmp_path, content):
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(ValidationError) as err:
-        register_layer("raster.test_broken", owner="survey", kind="raster", geometry_type="RASTER",
+        register_layer("raster.lyt_broken", owner="survey", kind="raster", geometry_type="RASTER",
                        raster_path=str(path), title_zh="坏文件", source_table="")
     assert "raster_path" in err.value.message_dict
 
@@ -47,9 +47,9 @@ def test_missing_or_unreadable_raster_is_refused(tmp_path, content):
 def test_raster_in_the_catalog_has_no_features(dem):
     from rest_framework.test import APIClient
 
-    register_layer("raster.test_dem", owner="survey", kind="raster", geometry_type="RASTER", raster_path=str(dem),
+    register_layer("raster.lyt_dem", owner="survey", kind="raster", geometry_type="RASTER", raster_path=str(dem),
                    title_zh="测试高程", source_table="", classification="public")
     client = APIClient()
-    item = client.get("/api/v1/layers/raster.test_dem/").json()
+    item = client.get("/api/v1/layers/raster.lyt_dem/").json()
     assert item["kind"] == "raster" and item["bbox"] and item["features_url"] is None
-    assert client.get("/api/v1/layers/raster.test_dem/features/").status_code == 404
+    assert client.get("/api/v1/layers/raster.lyt_dem/features/").status_code == 404
