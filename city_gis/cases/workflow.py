@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 
 from city_gis.accounts.models import Department, Role, User
 from city_gis.grid.models import ResponsibilityArea
@@ -47,7 +48,7 @@ class FieldSpec:
     choices: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "label": self.label, "required": self.required, "kind": self.kind,
+        return {"name": self.name, "label": str(self.label), "required": self.required, "kind": self.kind,
                 "choices": list(self.choices)}
 
 
@@ -67,12 +68,12 @@ class ActionSpec:
     effect: Callable[[Case, User, dict, dt.datetime, dict], None] | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "label": self.label, "target": self.target,
+        return {"name": self.name, "label": str(self.label), "target": self.target,
                 "fields": [f.as_dict() for f in self.fields]}
 
 
-REASON = FieldSpec("reason", "原因", required=True)
-NOTE = FieldSpec("note", "说明")
+REASON = FieldSpec("reason", _("原因"), required=True)
+NOTE = FieldSpec("note", _("说明"))
 
 
 # --- effects: fill the case and the history data; `data` is what the history entry records ---------------
@@ -232,52 +233,52 @@ def _no_pending(case: Case) -> str | None:
 
 S = State
 OP, LEAD, DISP, INSP, HAND = Role.OPERATOR.value, Role.LEADER.value, Role.DISPATCHER.value, Role.INSPECTOR.value, Role.HANDLER.value
-URGENCY = FieldSpec("urgency", "紧急程度", kind="urgency")
+URGENCY = FieldSpec("urgency", _("紧急程度"), kind="urgency")
 
 TABLE: tuple[ActionSpec, ...] = (
-    ActionSpec("verify_confirmed", "核实属实", frozenset({S.PENDING_VERIFICATION}), S.REPORTED, (INSP,), (NOTE,),
+    ActionSpec("verify_confirmed", _("核实属实"), frozenset({S.PENDING_VERIFICATION}), S.REPORTED, (INSP,), (NOTE,),
                assignee_only=True),
-    ActionSpec("verify_not_found", "核实不属实", frozenset({S.PENDING_VERIFICATION}), S.REJECTED, (INSP,), (NOTE,),
+    ActionSpec("verify_not_found", _("核实不属实"), frozenset({S.PENDING_VERIFICATION}), S.REJECTED, (INSP,), (NOTE,),
                assignee_only=True, effect=_terminal),
-    ActionSpec("accept", "受理", frozenset({S.REPORTED}), S.ACCEPTED, (OP,), (NOTE,)),
-    ActionSpec("reject", "不予受理", frozenset({S.REPORTED}), S.REJECTED, (OP,), (REASON,), effect=_terminal),
-    ActionSpec("register", "立案", frozenset({S.ACCEPTED}), S.REGISTERED, (LEAD,), (URGENCY, NOTE), effect=_register),
-    ActionSpec("void", "作废", frozenset({S.ACCEPTED}), S.VOIDED, (LEAD,), (REASON,), effect=_terminal),
-    ActionSpec("dispatch", "派遣", frozenset({S.REGISTERED}), S.DISPATCHED, (DISP,),
-               (FieldSpec("department", "处置部门", kind="department"), URGENCY, NOTE), effect=_dispatch),
-    ActionSpec("return", "回退", frozenset({S.DISPATCHED}), S.REGISTERED, (HAND,), (REASON,), own_department=True,
+    ActionSpec("accept", _("受理"), frozenset({S.REPORTED}), S.ACCEPTED, (OP,), (NOTE,)),
+    ActionSpec("reject", _("不予受理"), frozenset({S.REPORTED}), S.REJECTED, (OP,), (REASON,), effect=_terminal),
+    ActionSpec("register", _("立案"), frozenset({S.ACCEPTED}), S.REGISTERED, (LEAD,), (URGENCY, NOTE), effect=_register),
+    ActionSpec("void", _("作废"), frozenset({S.ACCEPTED}), S.VOIDED, (LEAD,), (REASON,), effect=_terminal),
+    ActionSpec("dispatch", _("派遣"), frozenset({S.REGISTERED}), S.DISPATCHED, (DISP,),
+               (FieldSpec("department", _("处置部门"), kind="department"), URGENCY, NOTE), effect=_dispatch),
+    ActionSpec("return", _("回退"), frozenset({S.DISPATCHED}), S.REGISTERED, (HAND,), (REASON,), own_department=True,
                guard=_no_pending, effect=_return),
-    ActionSpec("request_extension", "申请延期", frozenset({S.DISPATCHED}), None, (HAND,),
-               (REASON, FieldSpec("working_days", "延期工作日", required=True, kind="int")), own_department=True,
+    ActionSpec("request_extension", _("申请延期"), frozenset({S.DISPATCHED}), None, (HAND,),
+               (REASON, FieldSpec("working_days", _("延期工作日"), required=True, kind="int")), own_department=True,
                guard=_no_pending, effect=_request("extension")),
-    ActionSpec("approve_extension", "批准延期", frozenset({S.DISPATCHED}), None, (DISP,), (NOTE,),
+    ActionSpec("approve_extension", _("批准延期"), frozenset({S.DISPATCHED}), None, (DISP,), (NOTE,),
                guard=_has_pending("extension"), effect=_approve_extension),
-    ActionSpec("deny_extension", "驳回延期", frozenset({S.DISPATCHED}), None, (DISP,), (REASON,),
+    ActionSpec("deny_extension", _("驳回延期"), frozenset({S.DISPATCHED}), None, (DISP,), (REASON,),
                guard=_has_pending("extension"), effect=_deny),
-    ActionSpec("request_suspend", "申请挂账", frozenset({S.DISPATCHED}), None, (HAND,), (REASON,), own_department=True,
+    ActionSpec("request_suspend", _("申请挂账"), frozenset({S.DISPATCHED}), None, (HAND,), (REASON,), own_department=True,
                guard=_no_pending, effect=_request("suspend")),
-    ActionSpec("approve_suspend", "批准挂账", frozenset({S.DISPATCHED}), S.SUSPENDED, (DISP,), (NOTE,),
+    ActionSpec("approve_suspend", _("批准挂账"), frozenset({S.DISPATCHED}), S.SUSPENDED, (DISP,), (NOTE,),
                guard=_has_pending("suspend"), effect=_approve_suspend),
-    ActionSpec("deny_suspend", "驳回挂账", frozenset({S.DISPATCHED}), None, (DISP,), (REASON,),
+    ActionSpec("deny_suspend", _("驳回挂账"), frozenset({S.DISPATCHED}), None, (DISP,), (REASON,),
                guard=_has_pending("suspend"), effect=_deny),
-    ActionSpec("resume", "恢复办理", frozenset({S.SUSPENDED}), S.DISPATCHED, (DISP,), (NOTE,), effect=_resume),
-    ActionSpec("dispose", "处置完毕", frozenset({S.DISPATCHED}), S.DISPOSED, (HAND,),
-               (FieldSpec("result", "处置结果", required=True),), own_department=True, effect=_dispose),
-    ActionSpec("check_passed", "核查通过", frozenset({S.DISPOSED}), S.CHECKED, (INSP,), (NOTE,), assignee_only=True),
-    ActionSpec("check_failed", "核查未通过（返工）", frozenset({S.DISPOSED}), S.DISPATCHED, (INSP,), (REASON,),
+    ActionSpec("resume", _("恢复办理"), frozenset({S.SUSPENDED}), S.DISPATCHED, (DISP,), (NOTE,), effect=_resume),
+    ActionSpec("dispose", _("处置完毕"), frozenset({S.DISPATCHED}), S.DISPOSED, (HAND,),
+               (FieldSpec("result", _("处置结果"), required=True),), own_department=True, effect=_dispose),
+    ActionSpec("check_passed", _("核查通过"), frozenset({S.DISPOSED}), S.CHECKED, (INSP,), (NOTE,), assignee_only=True),
+    ActionSpec("check_failed", _("核查未通过（返工）"), frozenset({S.DISPOSED}), S.DISPATCHED, (INSP,), (REASON,),
                assignee_only=True, effect=_check_failed),
-    ActionSpec("close", "结案", frozenset({S.CHECKED}), S.CLOSED, (LEAD,),
-               (FieldSpec("close_type", "结案类型", kind="choice",
+    ActionSpec("close", _("结案"), frozenset({S.CHECKED}), S.CLOSED, (LEAD,),
+               (FieldSpec("close_type", _("结案类型"), kind="choice",
                           choices=tuple(c for c in CloseType.values if c != CloseType.SELF_HANDLED)), NOTE),
                effect=_close),
-    ActionSpec("review_self_handled", "自处理审核结案", frozenset({S.SELF_HANDLED}), S.CLOSED, (OP, LEAD), (NOTE,),
+    ActionSpec("review_self_handled", _("自处理审核结案"), frozenset({S.SELF_HANDLED}), S.CLOSED, (OP, LEAD), (NOTE,),
                effect=_review_self_handled),
-    ActionSpec("supervise", "督办", frozenset(OPEN_STATES), None, (LEAD, DISP), (FieldSpec("note", "督办意见", required=True),),
+    ActionSpec("supervise", _("督办"), frozenset(OPEN_STATES), None, (LEAD, DISP), (FieldSpec("note", _("督办意见"), required=True),),
                effect=_supervise),
-    ActionSpec("assign_inspector", "指派监督员", frozenset({S.PENDING_VERIFICATION, S.DISPOSED}), None, (OP, DISP),
-               (FieldSpec("inspector", "监督员", required=True, kind="user"),), effect=_assign),
-    ActionSpec("merge", "合并重复案卷", frozenset({S.PENDING_VERIFICATION, S.REPORTED, S.ACCEPTED, S.REGISTERED}),
-               S.MERGED, (OP,), (FieldSpec("into", "合并至案卷", required=True, kind="case"), NOTE), effect=_merge),
+    ActionSpec("assign_inspector", _("指派监督员"), frozenset({S.PENDING_VERIFICATION, S.DISPOSED}), None, (OP, DISP),
+               (FieldSpec("inspector", _("监督员"), required=True, kind="user"),), effect=_assign),
+    ActionSpec("merge", _("合并重复案卷"), frozenset({S.PENDING_VERIFICATION, S.REPORTED, S.ACCEPTED, S.REGISTERED}),
+               S.MERGED, (OP,), (FieldSpec("into", _("合并至案卷"), required=True, kind="case"), NOTE), effect=_merge),
 )
 ACTIONS: dict[str, ActionSpec] = {a.name: a for a in TABLE}
 # Stage-changing actions finish the running stage: their history row records due_at/on_time.
