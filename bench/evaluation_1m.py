@@ -111,6 +111,7 @@ def generate(n: int) -> None:
     steps = tqdm(total=6, desc="evaluation_1m: generating", unit="step")
     with transaction.atomic():
         _exec("SET LOCAL citygis.allow_history_purge = 'on'")
+        _exec("SET CONSTRAINTS ALL IMMEDIATE")  # deferred FK checks would block rebuilding indexes
         _exec("TRUNCATE cases_casehistory, cases_caseattachment, cases_duplicatelink, cases_case, "
               "grid_responsibilityarea_cells, grid_responsibilityarea, evaluation_areascore CASCADE")
         _exec("DELETE FROM grid_cell WHERE code LIKE '5299%%'")
@@ -121,6 +122,8 @@ def generate(n: int) -> None:
         _exec("DELETE FROM cases_category WHERE code = '9999'")
         _exec("DELETE FROM accounts_department WHERE code LIKE 'bench_%%'")
         _reference_data()
+        # bulk load without secondary indexes, then rebuild them (constraints stay)
+        indexes = _drop_indexes("cases_case") + _drop_indexes("cases_casehistory")
         steps.update()
         _exec(
             """
@@ -185,6 +188,8 @@ def generate(n: int) -> None:
             {},
         )
         steps.update()
+        for indexdef in indexes:
+            _exec(indexdef)
         _exec("""UPDATE cases_case c SET state = last.to_state FROM (
                      SELECT DISTINCT ON (case_id) case_id, to_state FROM cases_casehistory
                      ORDER BY case_id, seq DESC) last WHERE last.case_id = c.id""")
@@ -192,6 +197,19 @@ def generate(n: int) -> None:
     _exec("ANALYZE")
     steps.update()
     steps.close()
+
+
+def _drop_indexes(table: str) -> list[str]:
+    """Drop `table`'s indexes that back no constraint; return their definitions for re-creation."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("""SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN (
+                           SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)""", [table, table])
+        found = cur.fetchall()
+        for name, _def in found:
+            cur.execute(f'DROP INDEX "{name}"')
+    return [d for _n, d in found]
 
 
 def _reference_data() -> None:
