@@ -352,7 +352,7 @@ def _append(case: Case, action: str, from_state: str, to_state: str, user: User 
     if last is None:
         last = case.history.order_by("-seq").values_list("seq", flat=True).first() or 0
     seq = last + 1
-    case.last_seq = seq
+    case.last_seq, case.last_at = seq, at
     entry = CaseHistory(
         case=case, seq=seq, action=action, from_state=from_state, to_state=to_state, actor=user,
         actor_role=role, actor_department_id=getattr(user, "department_id", None), at=at, note=note or "",
@@ -426,6 +426,7 @@ def perform(case: Case, action: str, user: User, *, at: dt.datetime | None = Non
     spec = ACTIONS.get(action)
     if spec is None:
         raise ValidationError({"action": f"未知操作：{action}"})
+    explicit_at = at is not None
     at = _parse_at(at)
     batch = _backfill.get()
     if batch is not None and action == "merge":
@@ -435,10 +436,11 @@ def perform(case: Case, action: str, user: User, *, at: dt.datetime | None = Non
             locked = case
         else:
             # Row lock + fresh state: of two concurrent actions the second sees the first's result (→ 409).
-            last_seq = CaseHistory.objects.filter(case=OuterRef("pk")).order_by("-seq").values("seq")[:1]
+            last = CaseHistory.objects.filter(case=OuterRef("pk")).order_by("-seq")
             locked = (Case.objects.select_for_update(of=("self",))
                       .select_related("category", "department", "reporter")
-                      .annotate(last_seq=Subquery(last_seq)).get(pk=case.pk))
+                      .annotate(last_seq=Subquery(last.values("seq")[:1]), last_at=Subquery(last.values("at")[:1]))
+                      .get(pk=case.pk))
         if locked.state not in spec.sources:
             raise IllegalTransition(f"案卷 {locked.number} 处于“{State(locked.state).label}”状态，不能执行“{spec.label}”")
         problem = _permission_problem(spec, locked, user)
@@ -446,6 +448,9 @@ def perform(case: Case, action: str, user: User, *, at: dt.datetime | None = Non
             raise PermissionDenied(problem)
         if spec.guard and (refusal := spec.guard(locked)):
             raise IllegalTransition(refusal)
+        if explicit_at and getattr(locked, "last_at", None) and at < locked.last_at:
+            # Backfills must keep the trail in time order: evaluation replays it by time.
+            raise ValidationError({"at": f"时间早于上一次流转（{locked.last_at.isoformat()}）"})
         clean = _clean_fields(spec, locked, fields)
         from_state = locked.state
         due_at = locked.stage_deadline if action in STAGE_ENDING else None

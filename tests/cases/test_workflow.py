@@ -120,10 +120,10 @@ def test_extension_requested_approved_and_denied(new_case, staff):
 
 def test_suspend_keeps_remaining_working_time_until_resumed(new_case, staff):
     case = to_dispatched(new_case(at=T0), staff)
-    case = perform(case, "request_suspend", staff["handler"], reason="需协调产权单位", at=at(63))  # 10:03
-    case = perform(case, "deny_suspend", staff["dispatcher"], reason="继续办理", at=at(64))
+    case = perform(case, "request_suspend", staff["handler"], reason="需协调产权单位", at=at(61))
+    case = perform(case, "deny_suspend", staff["dispatcher"], reason="继续办理", at=at(62))
     assert case.state == State.DISPATCHED
-    case = perform(case, "request_suspend", staff["handler"], reason="需协调产权单位", at=at(63))
+    case = perform(case, "request_suspend", staff["handler"], reason="需协调产权单位", at=at(63))  # 10:03
     case = perform(case, "approve_suspend", staff["dispatcher"], at=at(63))
     assert case.state == State.SUSPENDED and case.light is None
     # 6 working hours left (10:03 → next day 09:03 = 1h57 + 3h30 + 0h33)
@@ -238,3 +238,11 @@ def test_history_is_immutable_in_the_model_and_in_the_database(new_case, staff):
             with connection.cursor() as cur:
                 cur.execute(sql, [entry.pk])
     assert CaseHistory.objects.get(pk=entry.pk).note == ""
+
+
+def test_backdated_actions_must_not_precede_the_last_transition(new_case, staff):
+    case = perform(new_case(at=T0), "accept", staff["operator"], at=at(10))
+    with pytest.raises(ValidationError) as exc:
+        perform(case, "register", staff["leader"], at=at(5))
+    assert "at" in exc.value.message_dict
+    assert perform(case, "register", staff["leader"], at=at(10)).state == State.REGISTERED
