@@ -69,8 +69,8 @@ def jpeg():
     return make_jpeg
 
 
-# A spot inside Zhongshan district (钟山区) of Liupanshui, used when the demo grid supplies no cell.
-FALLBACK_ORIGIN = (104.830, 26.590)
+# A spot in Liupanshui west of the demo grid (no overlap with it), used when the demo gives inspector1 no cell.
+FALLBACK_ORIGIN = (104.700, 26.500)
 FALLBACK_CELL = 0.001  # degrees (~100 m): two 100 m cells side by side
 
 
@@ -119,22 +119,23 @@ def field_area(django_db_setup, django_db_blocker):
         far = other.geom.point_on_surface
     yield {"cell": cell, "lon": centre.x, "lat": centre.y, "inspector": "inspector1",
            "other_cell": other, "other_lon": far.x, "other_lat": far.y}
-    with django_db_blocker.unblock():
-        purge_cases_in_cell(cell.pk)
-        purge_cases_in_cell(other.pk)
-        for obj in created:
-            obj.delete()
+    if created:  # only the synthetic area and its cases; the demo's data stays as it was
+        with django_db_blocker.unblock():
+            purge_cases(cell__community__street__district__code="529901")
+            for obj in created:
+                obj.delete()
 
 
-def purge_cases_in_cell(cell_id: int) -> None:
-    """Delete committed test cases (history is append-only: purge under the trigger's documented flag)."""
+def purge_cases(**filters) -> None:
+    """Delete committed test cases matching `filters` and their receipts (history is append-only: purge under
+    the trigger's documented flag)."""
     from django.db import connection, transaction
 
     from city_gis.cases.models import Case
     from field_app_api.models import Open311Submission, ReportReceipt
 
     with transaction.atomic():
-        ids = list(Case.objects.filter(cell_id=cell_id).values_list("pk", flat=True))
+        ids = list(Case.objects.filter(**filters).values_list("pk", flat=True))
         if not ids:
             return
         with connection.cursor() as cur:
