@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 
 from django.conf import settings
@@ -28,12 +29,17 @@ INITIAL_STATE = {
 }
 
 
+def _setting(name: str, default: float) -> float:
+    """A number from settings, else the environment, else the default."""
+    return float(getattr(settings, name, None) or os.environ.get(name) or default)
+
+
 def duplicate_radius_m() -> float:
-    return float(getattr(settings, "CITYGIS_DUPLICATE_RADIUS_M", 50))
+    return _setting("CITYGIS_DUPLICATE_RADIUS_M", 50)
 
 
 def duplicate_window() -> dt.timedelta:
-    return dt.timedelta(hours=float(getattr(settings, "CITYGIS_DUPLICATE_WINDOW_HOURS", 72)))
+    return dt.timedelta(hours=_setting("CITYGIS_DUPLICATE_WINDOW_HOURS", 72))
 
 
 def find_category(code: str) -> Category:
