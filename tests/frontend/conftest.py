@@ -22,6 +22,20 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+def _uses_database(item) -> bool:
+    return bool(item.get_closest_marker("django_db")) or bool({"db", "transactional_db"} & set(item.fixturenames))
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Refuse a session of browser tests only: pytest-django sets the test database up only when some collected
+    test uses `db`, so the suite's demo loader and the server thread would otherwise work on the main database."""
+    if any(item.get_closest_marker("browser") for item in items) and not any(_uses_database(i) for i in items):
+        raise pytest.UsageError(
+            "browser tests need the test database: select them together with a database test, "
+            "e.g. `pytest tests/frontend/test_views.py tests/frontend/test_console.py`"
+        )
+
+
 def backend_missing(*paths: str) -> str | None:
     """The first of `paths` no URL pattern serves (a backend that has not landed), else None."""
     for path in paths:
@@ -63,8 +77,11 @@ def map_config(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator
 def site_url(django_db_setup, django_db_blocker, map_config) -> Iterator[str]:
     """Base URL of a threaded Django server (static files included) on the test database."""
     from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.db import connection
     from django.test.testcases import LiveServerThread
 
+    if not connection.settings_dict["NAME"].startswith("test_"):
+        pytest.fail(f"refusing to serve {connection.settings_dict['NAME']!r}: not a test database")
     django_db_blocker.unblock()
     thread = LiveServerThread("127.0.0.1", StaticFilesHandler)
     thread.daemon = True
@@ -79,8 +96,12 @@ def site_url(django_db_setup, django_db_blocker, map_config) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Debian's chromium driven by Playwright (never a downloaded browser)."""
+def browser(site_url):
+    """Debian's chromium driven by Playwright (never a downloaded browser).
+
+    Depends on `site_url` so the test database is set up first: once Playwright's event loop runs in this
+    thread, Django's connection handler (asgiref Local) would hand out a fresh connection to the main database.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make test does)")
     from playwright.sync_api import sync_playwright
@@ -161,9 +182,12 @@ def open_as(browser, site_url, demo_password):
 @pytest.fixture
 def committed(site_url, django_db_blocker):
     """Direct, committed database access for a browser test; cases created during the test are purged after it."""
+    from django.db import connection
+
     from city_gis.cases.models import Case
 
     with django_db_blocker.unblock():
+        assert connection.settings_dict["NAME"].startswith("test_"), "browser tests must run on the test database"
         before = Case.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         yield
         purge_cases_after(before)

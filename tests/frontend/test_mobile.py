@@ -85,3 +85,34 @@ def test_resending_the_same_report_twice_creates_one_case(open_as, committed):
     )
     assert Case.objects.filter(client_uuid=uuid).count() == 1
     assert not probe.errors, probe.errors
+
+
+def test_inspector_completes_a_verify_task_from_my_tasks(open_as, committed):
+    require_backend("/api/v1/tasks/")
+    from django.contrib.gis.geos import Point
+
+    from city_gis.accounts.models import User
+    from city_gis.cases.models import Case
+    from city_gis.cases.services import create_case
+    from city_gis.grid.models import ResponsibilityArea
+
+    inspector = User.objects.get(username="inspector1")
+    area = ResponsibilityArea.objects.filter(inspector=inspector).first()
+    if area is None:
+        pytest.xfail("the demo gives inspector1 no responsibility area")
+    spot = area.cells.order_by("code").first().geom.point_on_surface
+    case = create_case(source="public", category_code="0201", location=Point(spot.x, spot.y, srid=4490),
+                       description="市民反映：电线杆上非法小广告", reporter=None)
+    assert case.state == "pending_verification" and case.assignee == inspector
+
+    page, probe = open_as("inspector1", "/m/", viewport=PHONE, is_mobile=True, has_touch=True)
+    page.click(".cg-m-tabs button[data-tab='tab-tasks']")
+    task = page.locator(f".cg-task[data-id='{case.pk}']")
+    task.wait_for()
+    assert task.locator("a[href^='geo:']").count() == 1, "a navigation link to the spot"
+    task.locator("select[name='action']").select_option("verify_confirmed")
+    task.locator("textarea[name='note']").fill("现场确认属实")
+    probe.screenshot("mobile-tasks")
+    task.locator("button[type='submit']").click()
+    assert wait_for(lambda: Case.objects.get(pk=case.pk).state == "reported"), "the verification reached the database"
+    assert not probe.errors, probe.errors

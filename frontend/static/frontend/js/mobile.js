@@ -79,8 +79,8 @@
       if (name) text.textContent += ` · ${name}`;
     } catch (err) { /* outside the managed area or no lookup: the server will say so on submit */ }
   }
-  marker.on("dragend", () => setPosition(marker.getLatLng(), "📍"));
-  map.on("click", (e) => setPosition(e.latlng, "📍"));
+  marker.on("dragend", () => setPosition(marker.getLatLng(), "⊕"));
+  map.on("click", (e) => setPosition(e.latlng, "⊕"));
   function locate() {
     if (!navigator.geolocation) { document.getElementById("pos-text").textContent = t("noPosition"); return; }
     navigator.geolocation.getCurrentPosition(
@@ -179,7 +179,7 @@
           <div class="cg-muted">${esc(task.address || "")}${task.deadline ? ` · ${esc(t("deadline"))} ${esc(fmtTime(task.deadline))}` : ""}
             ${task.distance_m != null ? ` · ${Math.round(task.distance_m)} m` : ""}</div>
           <div>${esc(task.description || "")}</div>
-          ${ll ? `<a class="cg-btn" href="geo:${ll[0]},${ll[1]}?q=${ll[0]},${ll[1]}">🧭 ${esc(t("navigate"))}</a>` : ""}
+          ${ll ? `<a class="cg-btn" href="geo:${ll[0]},${ll[1]}?q=${ll[0]},${ll[1]}">${esc(t("navigate"))} ↗</a>` : ""}
           <form class="cg-action-form" style="margin-top:6px">
             <select name="action">${(task.actions || []).map((a) => `<option value="${esc(a)}">${esc(t("actions")[a] || a)}</option>`).join("")}</select>
             <input type="file" name="photos" accept="image/*" capture="environment" multiple>
