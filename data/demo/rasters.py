@@ -109,3 +109,13 @@ def build(seed: int) -> dict[str, str]:
 def run(ctx) -> None:
     """Write the rasters and register raster.dem / raster.hillshade / raster.slope."""
     catalog.register_raster_layers(build(ctx.seed))
+
+
+def needs_rerun(ctx) -> bool:
+    """True when the registered raster files are missing here (e.g. a new checkout with an empty var/)."""
+    from layers.models import Layer
+
+    paths = Layer.objects.filter(name__in=["raster.dem", "raster.hillshade", "raster.slope"]).values_list(
+        "raster_path", flat=True
+    )
+    return len(paths) < 3 or any(not Path(p).is_file() or Path(p).parent != raster_dir() for p in paths)
