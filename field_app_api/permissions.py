@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 
 from city_gis.accounts.models import Role
@@ -10,7 +11,7 @@ from city_gis.accounts.models import Role
 class IsInspector(BasePermission):
     """Inspectors (and admins) only: reports come from inspectors' phones."""
 
-    message = "只有监督员可以执行此操作。"
+    message = _("只有监督员可以执行此操作。")
 
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated and request.user.has_role(Role.INSPECTOR))
@@ -19,7 +20,7 @@ class IsInspector(BasePermission):
 class IsFieldWorker(BasePermission):
     """Inspectors and department handlers (and admins): the people who have tasks."""
 
-    message = "只有监督员或专业部门处置人员有任务。"
+    message = _("只有监督员或专业部门处置人员有任务。")
 
     def has_permission(self, request, view) -> bool:
         user = request.user
