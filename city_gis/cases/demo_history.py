@@ -227,6 +227,28 @@ class Sim:
         case = self.act(case, "dispose", handler, t, result="已按要求处置完毕")
         return case, t
 
+    def second_report(self, original: Case, created: dt.datetime) -> dt.datetime | None:
+        """A citizen reports the same problem minutes later; the operator merges it into the first report.
+
+        Returns the merge time (the original's work starts after it), or None if nothing was merged.
+        """
+        rng, at = self.rng, created + self.minutes(1, 5)
+        if at > self.now:
+            return None
+        hotline = rng.random() < 0.5
+        loc = Point(original.location.x + rng.uniform(-0.0001, 0.0001),
+                    original.location.y + rng.uniform(-0.0001, 0.0001), srid=4490)
+        try:
+            dup = create_case(source="hotline" if hotline else "public", category_code=original.category, location=loc,
+                              description=original.description, reporter=self.a.operator if hotline else None, at=at)
+        except ValidationError:
+            return None
+        t = at + self.minutes(1, 8)
+        if self._merge(dup, t) is None:
+            return t
+        self.run(dup, at)
+        return None
+
     def _merge(self, case: Case, t: dt.datetime) -> Case | None:
         """Merge `case` into an earlier open case of the same class nearby if one is flagged; else go on."""
         if not getattr(case, "duplicate_candidates", None):
@@ -292,10 +314,13 @@ def run(ctx) -> None:
                     raise
                 recent.append(case)
                 recent[:] = recent[-50:]
-                sim.run(case, created)
+                start = created
+                if case.state in ("reported", "pending_verification") and rng.random() < 0.03:
+                    start = sim.second_report(case, created) or created
+                sim.run(case, start)
                 done += 1
                 if done % 250 == 0:
-                    batch.flush()
+                    batch.forget()
     bar.close()
     from layers.models import Layer
     from layers.registry import refresh_stats

@@ -18,7 +18,7 @@ from city_gis.grid.models import ResponsibilityArea
 
 from . import deadlines
 from .models import TERMINAL_STATES, Case, Category, DuplicateLink, Source, State
-from .workflow import record_creation
+from .workflow import current_backfill, record_creation
 
 INITIAL_STATE = {
     Source.INSPECTOR: State.REPORTED,
@@ -157,4 +157,6 @@ def create_case(
                 [DuplicateLink(case=case, original_id=pk, distance_m=dist, created_at=at) for pk, dist in dups]
             )
         case.duplicate_candidates = dups  # [(case id, distance m)] flagged just now
+        if (batch := current_backfill()) is not None:
+            batch.instances[case.pk] = case
     return case

@@ -197,8 +197,16 @@ def _assign(case: Case, user: User, f: dict, at: dt.datetime, data: dict) -> Non
 
 def _merge(case: Case, user: User, f: dict, at: dt.datetime, data: dict) -> None:
     target_ref = str(f["into"])
-    qs = Case.objects.select_for_update()
-    target = qs.filter(number=target_ref).first() or (qs.filter(pk=int(target_ref)).first() if target_ref.isdigit() else None)
+    batch = _backfill.get()
+    target = None
+    if batch is not None:  # the in-memory copy is current (its latest changes may not be written yet)
+        target = next((c for c in batch.instances.values() if c.number == target_ref), None)
+        if target is None and target_ref.isdigit():
+            target = batch.instances.get(int(target_ref))
+    if target is None:
+        qs = Case.objects.select_for_update()
+        target = qs.filter(number=target_ref).first() or (
+            qs.filter(pk=int(target_ref)).first() if target_ref.isdigit() else None)
     if target is None:
         raise ValidationError({"into": f"案卷不存在：{target_ref}"})
     if target.pk == case.pk:
@@ -210,6 +218,8 @@ def _merge(case: Case, user: User, f: dict, at: dt.datetime, data: dict) -> None
     DuplicateLink.objects.filter(case__in=[case, target], original__in=[case, target]).update(resolved=True)
     _append(target, "merge_in", target.state, target.state, user, at, note=f.get("note", ""),
             data={"from": case.number}, role=Role.OPERATOR.value)
+    if batch is not None:
+        batch.dirty[target.pk] = target
 
 
 def _check_inspector(case: Case) -> User | None:
@@ -394,6 +404,12 @@ class Backfill:
         self.history: list[CaseHistory] = []
         self.dirty: dict[int, Case] = {}
         self.departments: dict[str, Department] = {}
+        self.instances: dict[int, Case] = {}  # cases of this batch by pk: the authoritative in-memory copies
+
+    def forget(self) -> None:
+        """Flush, then drop the in-memory copies (the database is current for all of them)."""
+        self.flush()
+        self.instances.clear()
 
     def flush(self) -> None:
         for case in self.dirty.values():
@@ -404,6 +420,11 @@ class Backfill:
 
 
 _backfill: contextvars.ContextVar[Backfill | None] = contextvars.ContextVar("citygis_backfill", default=None)
+
+
+def current_backfill() -> Backfill | None:
+    """The active backfill batch, if any."""
+    return _backfill.get()
 
 
 @contextmanager
@@ -469,7 +490,7 @@ def perform(case: Case, action: str, user: User, *, at: dt.datetime | None = Non
         if batch is None:
             locked.save()
         else:
-            batch.dirty[locked.pk] = locked
+            batch.dirty[locked.pk] = batch.instances[locked.pk] = locked
         note = clean.get("reason") or clean.get("note") or ""
         _append(locked, action, from_state, locked.state, user, at, note=note, data=data, due_at=due_at,
                 role=_role_of(spec, user) or "")
