@@ -55,3 +55,10 @@ def test_login_is_rate_limited_per_address(api, settings):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
     codes = [api.post(URL, {"username": f"nobody{i}", "password": "x"}, format="json").status_code for i in range(4)]
     assert codes == [401, 401, 401, 429]
+
+
+def test_messages_follow_the_clients_language(api, demo_password):
+    r = api.post(URL, {"username": "inspector1", "password": "wrong"}, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert r.json()["detail"] == "Wrong username or password."
+    r = api.post(URL, {"username": "inspector1", "password": "wrong"}, format="json", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert r.json()["detail"] == "用户名或密码错误。"
