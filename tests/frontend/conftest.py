@@ -53,9 +53,10 @@ def require_backend(*paths: str) -> None:
         pytest.xfail(f"backend endpoint {missing} not available yet")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def map_config(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[None]:
-    """MapServer/MapProxy configuration generated for the test database into a temporary directory."""
+    """MapServer/MapProxy configuration generated for the test database into a temporary directory
+    (package scope: the settings are restored when the browser tests are done)."""
     from django.conf import settings
 
     try:
@@ -73,7 +74,7 @@ def map_config(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator
     settings.CITYGIS_MAPFILE_DIR, settings.CITYGIS_MAPPROXY_DIR, settings.CITYGIS_TILE_CACHE_DIR = old
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site_url(django_db_setup, django_db_blocker, map_config) -> Iterator[str]:
     """Base URL of a threaded Django server (static files included) on the test database."""
     from django.contrib.staticfiles.handlers import StaticFilesHandler
@@ -95,7 +96,7 @@ def site_url(django_db_setup, django_db_blocker, map_config) -> Iterator[str]:
     django_db_blocker.restore()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(site_url):
     """Debian's chromium driven by Playwright (never a downloaded browser).
 

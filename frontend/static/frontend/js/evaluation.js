@@ -81,7 +81,7 @@
     areaLayer = L.geoJSON(geo, {
       style: (f) => {
         const row = byUnit.get(String(f.properties.code));
-        return { color: "#ffffff", weight: level === "cell" ? 0.3 : 1, fillOpacity: 0.72, fillColor: colorFor(row ? valueOf(row, indicator) : null, indicator, breaks) };
+        return { color: "#ffffff", weight: level === "cell" ? 0.3 : 1, fillOpacity: 0.62, fillColor: colorFor(row ? valueOf(row, indicator) : null, indicator, breaks) };
       },
       onEachFeature: (f, layer) => {
         const row = byUnit.get(String(f.properties.code));

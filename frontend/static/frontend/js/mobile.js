@@ -176,13 +176,13 @@
         const ll = latLngOf(task);
         const kind = t("actions")[task.kind] || task.kind || "";
         return `<div class="cg-task" data-id="${esc(task.id)}"><b>${esc(kind)} · ${esc(task.number)} ${esc(task.category_name || "")}</b>
-          <div class="cg-muted">${esc(task.address || "")}${task.deadline ? ` · ${esc(t("deadline"))} ${esc(fmtTime(task.deadline))}` : ""}
+          <div class="cg-muted">${esc(task.address || "")}${task.deadline ? ` · ${esc(t("stageDeadline"))} ${esc(fmtTime(task.deadline))}` : ""}
             ${task.distance_m != null ? ` · ${Math.round(task.distance_m)} m` : ""}</div>
           <div>${esc(task.description || "")}</div>
           ${ll ? `<a class="cg-btn" href="geo:${ll[0]},${ll[1]}?q=${ll[0]},${ll[1]}">${esc(t("navigate"))} ↗</a>` : ""}
           <form class="cg-action-form" style="margin-top:6px">
             <select name="action">${(task.actions || []).map((a) => `<option value="${esc(a)}">${esc(t("actions")[a] || a)}</option>`).join("")}</select>
-            <input type="file" name="photos" accept="image/*" capture="environment" multiple>
+            <label class="cg-btn cg-photo-btn">＋ ${esc(t("photos"))}<input type="file" name="photos" accept="image/*" capture="environment" multiple class="cg-visually-hidden"></label>
             <textarea name="note" rows="2" placeholder="${esc(t("note"))} / ${esc(t("reason"))}"></textarea>
             <button class="cg-btn cg-btn-primary" type="submit">${esc(t("complete"))}</button></form></div>`;
       }).join("") || `<div class="cg-empty">${esc(t("noData"))}</div>`;
