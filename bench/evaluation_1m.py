@@ -23,41 +23,31 @@ PERIOD = "2030-06"
 ROUNDS = 2
 
 # path kind → steps (action, from, to, actor kind, minutes after the report)
+_REGISTERED = [("report", "", "reported", "inspector", 0), ("accept", "reported", "accepted", "operator", 5),
+               ("register", "accepted", "registered", "leader", 10)]
+_DISPATCHED = [*_REGISTERED, ("dispatch", "registered", "dispatched", "dispatcher", 15)]
+
+
+def _finish(dispose: int) -> list[tuple]:
+    """Dispose `dispose` minutes after the report, then check and close."""
+    return [("dispose", "dispatched", "disposed", "handler", dispose),
+            ("check_passed", "disposed", "checked", "inspector", dispose + 30),
+            ("close", "checked", "closed", "leader", dispose + 40)]
+
+
 PATHS = {
-    "normal": [("report", "", "reported", "inspector", 0), ("accept", "reported", "accepted", "operator", 5),
-               ("register", "accepted", "registered", "leader", 10),
-               ("dispatch", "registered", "dispatched", "dispatcher", 15),
-               ("dispose", "dispatched", "disposed", "handler", 1440),
-               ("check_passed", "disposed", "checked", "inspector", 1470),
-               ("close", "checked", "closed", "leader", 1480)],
+    "normal": [*_DISPATCHED, *_finish(1440)],
     "public": [("report", "", "pending_verification", "none", 0),
                ("verify_confirmed", "pending_verification", "reported", "inspector", 25),
                ("accept", "reported", "accepted", "operator", 30),
                ("register", "accepted", "registered", "leader", 35),
-               ("dispatch", "registered", "dispatched", "dispatcher", 40),
-               ("dispose", "dispatched", "disposed", "handler", 2000),
-               ("check_passed", "disposed", "checked", "inspector", 2030),
-               ("close", "checked", "closed", "leader", 2040)],
+               ("dispatch", "registered", "dispatched", "dispatcher", 40), *_finish(2000)],
     "reject": [("report", "", "reported", "inspector", 0), ("reject", "reported", "rejected", "operator", 8)],
-    "rework": [("report", "", "reported", "inspector", 0), ("accept", "reported", "accepted", "operator", 5),
-               ("register", "accepted", "registered", "leader", 10),
-               ("dispatch", "registered", "dispatched", "dispatcher", 15),
-               ("dispose", "dispatched", "disposed", "handler", 1440),
-               ("check_failed", "disposed", "dispatched", "inspector", 1470),
-               ("dispose", "dispatched", "disposed", "handler", 4000),
-               ("check_passed", "disposed", "checked", "inspector", 4030),
-               ("close", "checked", "closed", "leader", 4040)],
-    "return": [("report", "", "reported", "inspector", 0), ("accept", "reported", "accepted", "operator", 5),
-               ("register", "accepted", "registered", "leader", 10),
-               ("dispatch", "registered", "dispatched", "dispatcher", 15),
-               ("return", "dispatched", "registered", "handler", 120),
-               ("dispatch", "registered", "dispatched", "dispatcher", 130),
-               ("dispose", "dispatched", "disposed", "handler", 2500),
-               ("check_passed", "disposed", "checked", "inspector", 2530),
-               ("close", "checked", "closed", "leader", 2540)],
-    "open": [("report", "", "reported", "inspector", 0), ("accept", "reported", "accepted", "operator", 5),
-             ("register", "accepted", "registered", "leader", 10),
-             ("dispatch", "registered", "dispatched", "dispatcher", 15)],
+    "rework": [*_DISPATCHED, ("dispose", "dispatched", "disposed", "handler", 1440),
+               ("check_failed", "disposed", "dispatched", "inspector", 1470), *_finish(4000)],
+    "return": [*_DISPATCHED, ("return", "dispatched", "registered", "handler", 120),
+               ("dispatch", "registered", "dispatched", "dispatcher", 130), *_finish(2500)],
+    "open": _DISPATCHED,
 }
 # share of cases per path, in percent (bucket = id % 100)
 MIX = [("normal", 70), ("public", 10), ("reject", 5), ("rework", 5), ("return", 5), ("open", 5)]
