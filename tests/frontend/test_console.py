@@ -87,3 +87,14 @@ def test_handler_console_is_limited_to_the_department_queue(open_as, committed):
     page2.wait_for_selector("#case-list li")
     assert page2.locator(f"#case-list li[data-id='{case.pk}']").count() == 0
     assert not probe.errors, probe.errors
+
+
+def test_a_case_changed_elsewhere_shows_within_ten_seconds(open_as, committed):
+    require_backend("/api/v1/cases/")
+    page, probe = open_as("operator", "/console/")
+    page.wait_for_selector("#case-list li[data-id]")
+    started = time.monotonic()
+    case = registered_case()  # reported, accepted and registered by others while the console is open
+    page.wait_for_selector(f"#case-list li[data-id='{case.pk}']", timeout=12_000)
+    assert time.monotonic() - started <= 11, "the console polls at least every 10 s"
+    assert not probe.errors, probe.errors
