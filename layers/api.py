@@ -63,7 +63,7 @@ class LayerSerializer(serializers.ModelSerializer):
 
     def get_legend_url(self, layer: Layer) -> str:
         # layer names are [a-z0-9_.] only: nothing to escape
-        return f"/ows?SERVICE=WMS&REQUEST=GetLegendGraphic&LAYER={layer.name}&FORMAT=image/png&VERSION=1.3.0"
+        return f"/ows?SERVICE=WMS&REQUEST=GetLegendGraphic&LAYER={layer.name}&FORMAT=image/png&VERSION=1.3.0&SLD_VERSION=1.1.0"
 
     def get_tile_url(self, layer: Layer) -> str:
         return f"/tiles/{layer.name}/webmercator/{{z}}/{{x}}/{{y}}.png"

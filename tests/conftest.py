@@ -19,8 +19,13 @@ TEST_CASES_PER_DAY = int(os.environ.get("CITYGIS_TEST_CASES_PER_DAY", "40"))
 def django_db_setup(django_db_setup, django_db_blocker):
     """Create the test database (migrations) and build the demo city in it once per session."""
     from django.core.management import call_command
+    from django.db import connection
 
     with django_db_blocker.unblock():
+        # Never build into (or clean up) a real database: only pytest-django's test database qualifies.
+        name = connection.settings_dict["NAME"]
+        if not name.startswith("test_"):
+            pytest.exit(f"refusing to load the demo into non-test database {name!r}", returncode=3)
         call_command(
             "load_demo", "--history-days", str(TEST_HISTORY_DAYS), "--cases-per-day", str(TEST_CASES_PER_DAY), "--quiet"
         )

@@ -69,7 +69,7 @@ def test_layer_metadata(client, catalog):
     assert item["bbox"] == pytest.approx([LON0, LAT0, LON0 + 0.005, LAT0 + 0.001])
     assert item["wms_layer"] == "land.lyt_public"
     assert item["legend_url"] == (
-        "/ows?SERVICE=WMS&REQUEST=GetLegendGraphic&LAYER=land.lyt_public&FORMAT=image/png&VERSION=1.3.0"
+        "/ows?SERVICE=WMS&REQUEST=GetLegendGraphic&LAYER=land.lyt_public&FORMAT=image/png&VERSION=1.3.0&SLD_VERSION=1.1.0"
     )
     assert item["tile_url"] == "/tiles/land.lyt_public/webmercator/{z}/{x}/{y}.png"
     assert item["last_update"]
