@@ -26,7 +26,11 @@ class ConfigurationMissing(RuntimeError):
 
 def _ensure_mapserver_env() -> None:
     # MapProxy hands its own environment to the mapserv it spawns; MapServer 8 needs its config file.
-    os.environ["MAPSERVER_CONFIG_FILE"] = str(config_paths().mapserver_config)
+    # Checked per request, not per app build: a process may hold apps for several configurations (tests),
+    # and the config's MS_MAP_PATTERN only admits its own mapfile.
+    wanted = str(config_paths().mapserver_config)
+    if os.environ.get("MAPSERVER_CONFIG_FILE") != wanted:
+        os.environ["MAPSERVER_CONFIG_FILE"] = wanted
 
 
 def mapproxy_app():
@@ -37,6 +41,7 @@ def mapproxy_app():
     mtime = current_yaml_mtime()
     if not mtime:
         raise ConfigurationMissing(yaml_path)
+    _ensure_mapserver_env()
     cached = _apps.get(yaml_path)
     if cached and cached[0] == mtime:
         return cached[1]
