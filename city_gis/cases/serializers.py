@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.gis.geos import Point
+from django.urls import reverse
 from rest_framework import serializers
 
 from .models import Case, CaseAttachment, CaseHistory, Category, Source
@@ -56,7 +57,21 @@ class HistorySerializer(serializers.ModelSerializer):
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
+    """Photo links point at the permission-checked photo endpoint, never at the raw media files."""
+
     history_seq = serializers.IntegerField(source="history.seq", read_only=True, default=None)
+    image = serializers.SerializerMethodField()
+    thumbnail = serializers.SerializerMethodField()
+
+    def _url(self, obj: CaseAttachment, size: str = "") -> str:
+        url = reverse("field-case-photo", kwargs={"case_id": obj.case_id, "pk": obj.pk})
+        return f"{url}?size={size}" if size else url
+
+    def get_image(self, obj: CaseAttachment) -> str:
+        return self._url(obj)
+
+    def get_thumbnail(self, obj: CaseAttachment) -> str:
+        return self._url(obj, "thumb") if obj.thumbnail else self._url(obj)
 
     class Meta:
         model = CaseAttachment

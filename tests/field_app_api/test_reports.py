@@ -118,6 +118,11 @@ def test_multipart_with_photos_stores_stripped_copies_served_only_to_allowed_use
     assert client_as("inspector2").get(ref["url"]).status_code == 404
     assert client_as("operator").get(ref["url"]).status_code == 200
     assert client_as(None).get(ref["url"]).status_code == 401
+    # The console's case detail links to the same permission-checked endpoint, never to /media/.
+    detail = client_as("operator").get(f"/api/v1/cases/{att.case_id}/").json()
+    links = {a["image"] for a in detail["attachments"]} | {a["thumbnail"] for a in detail["attachments"]}
+    assert all(link.startswith(f"/api/v1/cases/{att.case_id}/photos/") for link in links)
+    assert all(client_as("operator").get(link).status_code == 200 for link in links)
 
 
 def test_location_and_time_come_from_exif_when_missing(client_as, field_area, jpeg):
