@@ -12,15 +12,14 @@ import os
 import random
 import time
 
+from bench._support import setup_django
+
 POINTS = int(os.environ.get("BENCH_GEOCODE_POINTS", 3000))
 RAW_SQL = "SELECT code FROM grid_cell WHERE valid_to IS NULL AND ST_Contains(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4490))"
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "city_gis.settings")
-    import django
-
-    django.setup()
+    setup_django()
     from django.contrib.gis.db.models import Extent
     from django.db import connection
 

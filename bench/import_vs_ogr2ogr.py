@@ -14,16 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+from bench._support import setup_django
+
 SCRATCH_TABLE = "bench_ogr2ogr_import"
 BENCH_LAYER = "land.bench_import"
 ROUNDS = int(os.environ.get("BENCH_IMPORT_ROUNDS", 2))
-
-
-def _setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "city_gis.settings")
-    import django
-
-    django.setup()
 
 
 def make_gpkg(path: Path, count: int) -> Path:
@@ -90,7 +85,7 @@ def cleanup() -> None:
 
 
 def main() -> None:
-    _setup_django()
+    setup_django()
     from django.conf import settings
 
     from city_gis.accounts.models import Department

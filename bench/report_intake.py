@@ -15,7 +15,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,25 +25,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from bench._support import free_port, setup_django
+
 REPO = Path(__file__).resolve().parents[1]
 REPORTS = int(os.environ.get("BENCH_INTAKE_REPORTS", 10000))
 CLIENTS = int(os.environ.get("BENCH_INTAKE_CLIENTS", 16))
 WORKERS = int(os.environ.get("BENCH_INTAKE_WORKERS", 4))
 RETRY_SHARE = 0.2
 INSPECTORS = [f"inspector{i}" for i in range(1, 13)]
-
-
-def setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "city_gis.settings")
-    import django
-
-    django.setup()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tokens() -> list[str]:

@@ -21,6 +21,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench._support import free_port, setup_django
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH_LAYER = "land.bench_tiles"
 PREFIX = "BENCHTILE-"
@@ -28,19 +30,6 @@ ORIGIN = (104.80, 26.56)  # south-west corner of the scratch parcels (lon/lat)
 REQUESTS = int(os.environ.get("BENCH_TILES_REQUESTS", 3000))
 CONCURRENCY = int(os.environ.get("BENCH_TILES_CONCURRENCY", 8))
 ZOOM = 15
-
-
-def setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "city_gis.settings")
-    import django
-
-    django.setup()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

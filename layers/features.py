@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils.translation import gettext as _
 
 from .models import Layer
-from .registry import layer_from_sql
+from .registry import layer_from_sql, table_columns
 
 BBox = tuple[float, float, float, float]
 
@@ -53,18 +53,6 @@ def parse_filter(text: str | None) -> tuple[str, str] | None:
     return attr.strip(), value
 
 
-def table_columns(table: str) -> list[tuple[str, str]]:
-    """[(column, udt type)] of a table or view, in order."""
-    schema, _dot, name = table.rpartition(".")
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT column_name, udt_name FROM information_schema.columns "
-            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
-            [schema or "public", name],
-        )
-        return cur.fetchall()
-
-
 def attribute_columns(layer: Layer) -> list[str]:
     """The published attribute columns: the registry's list, else every non-geometry column but the id."""
     if layer.is_generic:
@@ -72,7 +60,7 @@ def attribute_columns(layer: Layer) -> list[str]:
     if layer.attribute_columns:
         return list(layer.attribute_columns)
     return [
-        c for c, udt in table_columns(layer.source_table)
+        c for c, _type, udt in table_columns(layer.source_table)
         if udt not in ("geometry", "geography") and c not in (layer.geom_column, layer.id_column)
     ]
 

@@ -41,6 +41,18 @@ def register_layer(name: str, *, owner: Department | str, **fields: Any) -> Laye
     return layer
 
 
+def table_columns(table: str) -> list[tuple[str, str, str]]:
+    """[(column, data_type, udt_name)] of a layer's source table or view, in order ([] when it is missing)."""
+    schema, _dot, name = table.rpartition(".")
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT column_name, data_type, udt_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+            [schema or "public", name],
+        )
+        return list(cur.fetchall())
+
+
 def _qualified(table: str) -> str:
     return ".".join(connection.ops.quote_name(part) for part in table.split("."))
 

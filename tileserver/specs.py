@@ -10,9 +10,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
-
 from layers.models import Layer
+from layers.registry import table_columns
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +41,8 @@ class LayerSpec:
     max_zoom: int = 19
 
 
-def _table_columns(table: str) -> list[tuple[str, str, str]]:
-    """(column, data_type, udt_name) of a table or view, in order."""
-    schema, _, name = table.rpartition(".")
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT column_name, data_type, udt_name FROM information_schema.columns "
-            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
-            [schema or "public", name],
-        )
-        return list(cur.fetchall())
-
-
 def _vector_spec(layer: Layer, spec: LayerSpec) -> LayerSpec | None:
-    columns = _table_columns(layer.source_table)
+    columns = table_columns(layer.source_table)
     if not columns:
         log.warning("layer %s: table %s not found, not published", layer.name, layer.source_table)
         return None
