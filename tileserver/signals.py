@@ -31,21 +31,20 @@ def regenerate_if_ours() -> bool:
 
 @receiver(layer_changed)
 def on_layer_changed(sender, layer: Layer, what: str, bbox=None, **kwargs) -> None:
-    if not generated_for_this_database():
+    # Registration, restyling and removal always save or delete the Layer row: the post_save/post_delete
+    # receiver below regenerates for those, so only feature changes are handled here (no double generation).
+    if what != "features" or not generated_for_this_database():
         return
-    if what in ("metadata", "deleted"):
-        generate_all()
-        cache.invalidate(layer.name)  # restyled or gone: every tile of it is stale
-    elif what == "features":
-        n = cache.invalidate(layer.name, tuple(bbox) if bbox else None)
-        log.info("tileserver: %s changed in %s, %s cached tiles removed", layer.name, bbox, n)
+    n = cache.invalidate(layer.name, tuple(bbox) if bbox else None)
+    log.info("tileserver: %s changed in %s, %s cached tiles removed", layer.name, bbox, n)
 
 
 @receiver(post_save, sender=Layer)
 @receiver(post_delete, sender=Layer)
 def on_layer_saved(sender, instance: Layer, **kwargs) -> None:
     def after_commit() -> None:
-        if regenerate_if_ours() and kwargs.get("created") is False:
+        # An updated (restyled, reclassified) or deleted layer: every cached tile of it is stale.
+        if regenerate_if_ours() and kwargs.get("created") is not True:
             cache.invalidate(instance.name)
 
     transaction.on_commit(after_commit)
