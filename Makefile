@@ -15,8 +15,10 @@ run: setup
 	$(VENV)/gunicorn city_gis.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) \
 	  --threads 4 --timeout 120 --control-socket var/gunicorn.ctl --access-logfile -
 
+# The suite builds its own small demo city in the test database: the full 90-day demo history is not loaded here.
 test:
-	SETUP_STEPS="packages browser db venv migrate demo mapconfig" ./scripts/setup.sh
+	SETUP_STEPS="packages browser db venv migrate mapconfig" ./scripts/setup.sh
+	$(VENV)/lint-imports
 	$(VENV)/pytest
 
 bench: setup
@@ -24,3 +26,4 @@ bench: setup
 
 lint:
 	$(VENV)/ruff check .
+	$(VENV)/lint-imports
