@@ -2,13 +2,13 @@
 # One idempotent set-up for `make run` and `make test` on Debian 12 (root or sudo):
 # Debian packages, a PostgreSQL cluster with PostGIS, the .venv, migrations, demo data, map config.
 # Steps that already happened are skipped; pass SETUP_STEPS="packages db venv migrate demo mapconfig browser"
-# to choose steps.
+# to choose steps (also "services": start Redis and Mosquitto where they are not running).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
 VAR="${CITYGIS_VAR_DIR:-$ROOT/var}"
 mkdir -p "$VAR"
-STEPS="${SETUP_STEPS:-packages db venv migrate demo mapconfig}"
+STEPS="${SETUP_STEPS:-packages services db venv migrate demo mapconfig}"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
@@ -20,6 +20,7 @@ DEBIAN_PACKAGES=(
   gdal-bin mapserver-bin cgi-mapserver
   fonts-noto-cjk python3-venv python3-dev
   nginx-light curl ca-certificates
+  redis-server mosquitto
 )
 BROWSER_PACKAGES=(chromium)
 
@@ -38,10 +39,23 @@ install_packages() {
 
 if has_step packages; then
   # python3-venv/python3-dev are only needed when the machine's python3 is Debian's.
-  if [ "$(command -v python3)" = /usr/bin/python3 ]; then
-    install_packages "${DEBIAN_PACKAGES[@]}"
-  else
-    install_packages "${DEBIAN_PACKAGES[@]/python3-*/}"
+  wanted=()
+  for p in "${DEBIAN_PACKAGES[@]}"; do
+    case "$p" in python3-*) [ "$(command -v python3)" = /usr/bin/python3 ] || continue;; esac
+    wanted+=("$p")
+  done
+  install_packages "${wanted[@]}"
+fi
+# Redis (shared cache: throttles, sessions, lockouts across workers) and Mosquitto (sensor readings) must
+# answer on their standard ports; start them without systemd where they are installed but not running.
+if has_step services; then
+  if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+    log "starting redis-server"
+    $SUDO redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  fi
+  if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+    log "starting mosquitto"
+    $SUDO mosquitto -d -p 1883
   fi
 fi
 if has_step browser; then install_packages "${BROWSER_PACKAGES[@]}"; fi
