@@ -10,9 +10,6 @@ from django.core.wsgi import get_wsgi_application  # noqa: E402
 
 django_application = get_wsgi_application()
 
-try:
-    from tileserver.wsgi import mount_ogc_services
-except ImportError:  # tileserver not built yet
-    application = django_application
-else:
-    application = mount_ogc_services(django_application)
+from tileserver.wsgi import mount_ogc_services  # noqa: E402
+
+application = mount_ogc_services(django_application)

@@ -52,13 +52,7 @@ def build_demo(ctx: DemoContext | None = None, *, force: bool = False, only: lis
     for name, module_path in STEPS:
         if only and name not in only:
             continue
-        try:
-            module = importlib.import_module(module_path)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_path.startswith(exc.name):
-                log(f"[demo] step {name}: {module_path} not available, skipped")
-                continue
-            raise
+        module = importlib.import_module(module_path)  # a missing step module is a bug, never skipped
         # A step may say its output is gone (e.g. raster files of another checkout) via needs_rerun(ctx).
         done = DemoBuild.objects.filter(step=name).exists()
         stale = done and hasattr(module, "needs_rerun") and module.needs_rerun(ctx)

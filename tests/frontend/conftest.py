@@ -47,10 +47,10 @@ def backend_missing(*paths: str) -> str | None:
 
 
 def require_backend(*paths: str) -> None:
-    """Mark the running test xfail (not skip) when a backend it needs is not there yet."""
+    """Fail the running test when a backend endpoint it needs is not routed (never xfail or skip)."""
     missing = backend_missing(*paths)
     if missing:
-        pytest.xfail(f"backend endpoint {missing} not available yet")
+        pytest.fail(f"backend endpoint {missing} is not routed")
 
 
 @pytest.fixture(scope="package")
@@ -59,11 +59,8 @@ def map_config(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator
     (package scope: the settings are restored when the browser tests are done)."""
     from django.conf import settings
 
-    try:
-        from tileserver.generate import generate_all
-    except ImportError:  # map services not landed: the tile checks are xfail then
-        yield
-        return
+    from tileserver.generate import generate_all
+
     var = tmp_path_factory.mktemp("frontend-tiles")
     old = (settings.CITYGIS_MAPFILE_DIR, settings.CITYGIS_MAPPROXY_DIR, settings.CITYGIS_TILE_CACHE_DIR)
     settings.CITYGIS_MAPFILE_DIR, settings.CITYGIS_MAPPROXY_DIR, settings.CITYGIS_TILE_CACHE_DIR = (
@@ -116,11 +113,10 @@ def browser(site_url):
 class PageProbe:
     """What a page did: console errors, uncaught exceptions and image responses from our tile URLs."""
 
-    def __init__(self, page, tiles_expected: bool):
+    def __init__(self, page):
         self.page = page
         self.errors: list[str] = []
         self.tiles: list[tuple[int, str, str]] = []
-        self.tiles_expected = tiles_expected
         page.on("console", self._console)
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
         page.on("response", self._response)
@@ -129,9 +125,6 @@ class PageProbe:
         if msg.type != "error":
             return
         url = (msg.location or {}).get("url", "")
-        # Until the tileserver lands, its URLs 404: not the page's fault (its own test is xfail then).
-        if not self.tiles_expected and ("/tiles/" in url or "/ows" in url):
-            return
         self.errors.append(f"console: {msg.text} @ {url}")
 
     def _response(self, response) -> None:
@@ -159,7 +152,7 @@ def open_as(browser, site_url, demo_password):
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(20_000)
-        probe = PageProbe(page, tiles_expected=backend_missing("/tiles/base.basemap/webmercator/12/3200/1700.png") is None)
+        probe = PageProbe(page)
         if username:
             page.goto(f"{site_url}/accounts/login/?next={path}")
             page.fill("#id_username", username)

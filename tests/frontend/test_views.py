@@ -147,8 +147,7 @@ def test_dispatch_preview_gives_default_department_and_deadlines(client, demo_pa
     from city_gis.cases.models import Case
 
     case = Case.objects.select_related("category__default_department").first()
-    if case is None:
-        pytest.xfail("the demo has no cases yet (cases demo_history step not landed)")
+    assert case is not None, "the test demo city has cases"
     _login(client, "dispatcher")
     preview = client.get(f"/console/dispatch-preview/{case.pk}/").json()
     dept = case.category.default_department

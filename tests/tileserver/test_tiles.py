@@ -96,8 +96,8 @@ def test_web_base_map_url_of_leaflet_config_serves_tiles_anonymously(client, til
 
     from tileserver.specs import all_layer_specs
 
-    if not any(s.theme == "base" and s.classification == "public" for s in all_layer_specs()):
-        pytest.skip("no public base layer registered (demo city not built)")
+    assert any(s.theme == "base" and s.classification == "public" for s in all_layer_specs()), \
+        "the test demo city registers a public base layer"
     template = settings.LEAFLET_CONFIG["TILES"][0][1]
     x, y = xyz(*PROBE, 14)
     resp = client.get(template.format(z=14, x=x, y=y))
