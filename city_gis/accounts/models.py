@@ -56,13 +56,28 @@ class User(AbstractUser):
         verbose_name = _("用户")
         verbose_name_plural = _("用户")
 
+    @property
+    def is_admin(self) -> bool:
+        """An active superuser or holder of the admin role: the one definition of "administrator"."""
+        return self.is_active and (self.is_superuser or Role.ADMIN in self.roles)
+
     def has_role(self, *roles: str) -> bool:
         """True when the user holds any of `roles` (superusers and admins hold every role)."""
         if not self.is_active:
             return False
-        if self.is_superuser or Role.ADMIN in self.roles:
+        if self.is_admin:
             return True
         return any(r in self.roles for r in roles)
+
+    def save(self, *args, **kwargs) -> None:
+        # set_password() leaves the raw password in _password until saved: a changed password revokes
+        # every API token (sessions are already invalidated by Django's session auth hash).
+        password_changed = self.pk is not None and self._password is not None
+        super().save(*args, **kwargs)
+        if password_changed:
+            from city_gis.security.tokens import revoke_tokens
+
+            revoke_tokens(self)
 
     @property
     def label(self) -> str:

@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from city_gis.accounts.models import Department, Role, User
 from city_gis.grid.models import ResponsibilityArea
+from city_gis.text_limits import NOTE_MAX_LENGTH, has_control_chars
 
 from . import calendar, deadlines
 from .models import OPEN_STATES, Case, CaseHistory, CloseType, DuplicateLink, State
@@ -302,7 +303,7 @@ def _role_of(spec: ActionSpec, user: User) -> str | None:
     for role in spec.roles:
         if role in user.roles:
             return role
-    if user.is_superuser or Role.ADMIN in user.roles:
+    if user.is_admin:
         return Role.ADMIN.value
     return None
 
@@ -350,6 +351,9 @@ def _clean_fields(spec: ActionSpec, case: Case, fields: dict) -> dict:
             raise ValidationError({f.name: f"“{f.label}”取值无效：{value}"})
         elif f.kind == "urgency":
             case.category.urgency(str(value))  # raises naming the field
+        elif f.kind == "text" and (len(str(value)) > NOTE_MAX_LENGTH or has_control_chars(str(value))):
+            # Notes live forever in the append-only history: bounded on every path (API, console, mobile).
+            raise ValidationError({f.name: f"“{f.label}”不超过 {NOTE_MAX_LENGTH} 个字符，且不能包含控制字符"})
         clean[f.name] = value
     return clean
 
