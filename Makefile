@@ -12,8 +12,11 @@ setup:
 	./scripts/setup.sh
 
 run: setup
-	$(VENV)/gunicorn city_gis.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) \
-	  --threads 4 --timeout 120 --control-socket var/gunicorn.ctl --access-logfile -
+	rm -rf var/prometheus && mkdir -p var/prometheus  # per-worker metric files (city_gis/metrics.py), fresh per start
+	PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/var/prometheus" \
+	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/1}" $(VENV)/gunicorn city_gis.wsgi:application \
+	  --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --timeout 120 --control-socket var/gunicorn.ctl \
+	  --access-logfile - --access-logformat '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
 
 # The suite builds its own small demo city in the test database: the full 90-day demo history is not loaded here.
 test:

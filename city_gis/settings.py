@@ -60,7 +60,6 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "leaflet",
-    "simple_history",
     "axes",
     "city_gis.accounts",
     "layers",
@@ -74,7 +73,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "city_gis.requestlog.RequestIdMiddleware",  # X-Request-ID on the response and on every log record
+    "city_gis.metrics.MetricsMiddleware",  # Prometheus request count/latency per route (city_gis/metrics.py)
     "django.middleware.security.SecurityMiddleware",
+    "city_gis.security.middleware.DatabaseOutageMiddleware",  # lost database → 503 + Retry-After
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -83,7 +85,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -156,38 +157,128 @@ CITYGIS_METRIC_SRID = 4544
 CITYGIS_CELL_SEQ_WIDTH = int(os.environ.get("CITYGIS_CELL_SEQ_WIDTH", 2))
 CITYGIS_OGC_SRS = ["EPSG:4490", "EPSG:4544", "EPSG:4326", "EPSG:3857"]
 CITYGIS_IMPORT_MAX_BYTES = int(os.environ.get("CITYGIS_IMPORT_MAX_BYTES", 512 * 1024 * 1024))
+# Import archives (layers.formats): entries, total unzipped bytes, compression ratio, all checked before extraction.
+CITYGIS_IMPORT_MAX_ZIP_ENTRIES = int(os.environ.get("CITYGIS_IMPORT_MAX_ZIP_ENTRIES", 50))
+CITYGIS_IMPORT_MAX_UNZIPPED_BYTES = int(os.environ.get("CITYGIS_IMPORT_MAX_UNZIPPED_BYTES", 1024 ** 3))
+CITYGIS_IMPORT_MAX_ZIP_RATIO = int(os.environ.get("CITYGIS_IMPORT_MAX_ZIP_RATIO", 200))
+# Text from imports (layers.validation): longest attribute text value, longest layer abstract (characters).
+CITYGIS_IMPORT_MAX_VALUE_CHARS = int(os.environ.get("CITYGIS_IMPORT_MAX_VALUE_CHARS", 10_000))
+CITYGIS_LAYER_ABSTRACT_MAX_CHARS = int(os.environ.get("CITYGIS_LAYER_ABSTRACT_MAX_CHARS", 4000))
+# Most features one export may hold (layers.exporter); beyond it the client narrows with bbox.
+CITYGIS_EXPORT_MAX_FEATURES = int(os.environ.get("CITYGIS_EXPORT_MAX_FEATURES", 200_000))
 CITYGIS_DEMO_PASSWORD = os.environ.get("CITYGIS_DEMO_PASSWORD", "")
+# Department code owning the domain's own layers (cases.*, grid.*, evaluation.*), registered after migrate.
+CITYGIS_DOMAIN_LAYER_OWNER = os.environ.get("CITYGIS_DOMAIN_LAYER_OWNER", "urban").strip()
+# Department codes (comma-separated) whose users may publish base.* layers into the shared base map.
+CITYGIS_BASEMAP_DEPARTMENTS = [c.strip() for c in os.environ.get("CITYGIS_BASEMAP_DEPARTMENTS", "survey").split(",")
+                               if c.strip()]
+# Features API paging bounds: largest page (`limit`) and largest `offset` accepted (400 beyond).
+CITYGIS_FEATURES_MAX_LIMIT = int(os.environ.get("CITYGIS_FEATURES_MAX_LIMIT", 1000))
+CITYGIS_FEATURES_MAX_OFFSET = int(os.environ.get("CITYGIS_FEATURES_MAX_OFFSET", 10_000_000))
 CITYGIS_MAPFILE_DIR = VAR_DIR / "mapserver"
 CITYGIS_MAPPROXY_DIR = VAR_DIR / "mapproxy"
 CITYGIS_TILE_CACHE_DIR = VAR_DIR / "tilecache"
 
+# OGC/tile cost limits (tileserver/limits.py; docs/security.md)
+# Largest WMS image (width × height pixels) for anonymous clients and for signed-in users.
+CITYGIS_OGC_MAX_PIXELS_ANON = int(os.environ.get("CITYGIS_OGC_MAX_PIXELS_ANON", 1024 * 1024))
+CITYGIS_OGC_MAX_PIXELS = int(os.environ.get("CITYGIS_OGC_MAX_PIXELS", 4096 * 4096))
+# Renders (uncached tiles, GetMap, GetFeatureInfo, legends) running at once per process; beyond: 503.
+CITYGIS_RENDER_CONCURRENCY = int(os.environ.get("CITYGIS_RENDER_CONCURRENCY", 2))
+# Seconds a request waits for a free render slot before it is answered 503 + Retry-After. A map page asks for
+# ~20 tiles at once and MapProxy renders them as shared meta tiles: they queue here, they are not refused.
+CITYGIS_RENDER_WAIT = float(os.environ.get("CITYGIS_RENDER_WAIT", 20))
+# Seconds one mapserv process may run before it is killed (the generated mapserv wrapper).
+CITYGIS_MAPSERV_TIMEOUT = int(os.environ.get("CITYGIS_MAPSERV_TIMEOUT", 30))
+# OGC/tile requests per client ("N/s|min|hour|day"; anonymous by client IP, users by id); beyond: 429.
+CITYGIS_OGC_RATE_ANON = os.environ.get("CITYGIS_OGC_RATE_ANON", "600/min")
+CITYGIS_OGC_RATE_USER = os.environ.get("CITYGIS_OGC_RATE_USER", "6000/min")
+# WFS (tileserver/wfs.py): most features per GetFeature page (larger COUNT is lowered), largest response in bytes.
+CITYGIS_WFS_MAX_FEATURES = int(os.environ.get("CITYGIS_WFS_MAX_FEATURES", 10_000))
+CITYGIS_WFS_MAX_BYTES = int(os.environ.get("CITYGIS_WFS_MAX_BYTES", 100 * 1024 * 1024))
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # No BasicAuthentication here: browsers replay the /ows Basic challenge cross-site and DRF's Basic
+        # skips CSRF. Basic belongs to the OGC endpoints only (tileserver/auth.py).
+        "city_gis.security.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "city_gis.api_pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        # Our subclasses key anonymous clients on city_gis.security.clientip.client_ip (trusted proxies only).
+        "field_app_api.throttles.AnonRateThrottle",
+        "field_app_api.throttles.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("CITYGIS_THROTTLE_ANON", "120/min"),
         "user": os.environ.get("CITYGIS_THROTTLE_USER", "100000/hour"),
     },
+    # A database outage (connection lost) answers 503 + Retry-After instead of 500.
+    "EXCEPTION_HANDLER": "city_gis.security.middleware.api_exception_handler",
 }
+
+# Proxies whose X-Forwarded-For we believe (comma-separated IPs/CIDRs); empty = trust none, key on REMOTE_ADDR.
+CITYGIS_TRUSTED_PROXIES = [p.strip() for p in os.environ.get("CITYGIS_TRUSTED_PROXIES", "").split(",") if p.strip()]
+# API token lifetime in hours (sliding: each use after half the lifetime renews it); 0 = never expire.
+CITYGIS_TOKEN_TTL_HOURS = float(os.environ.get("CITYGIS_TOKEN_TTL_HOURS", 7 * 24))
+# Health/metrics (city_gis/health.py, city_gis/metrics.py; docs/deployment.md "Health checks, metrics, request ids").
+# /readyz: statement_timeout of its SELECT 1 (ms), least free MiB in CITYGIS_VAR_DIR, seconds a `mapserv -v`
+# result is reused, Retry-After of its 503.
+CITYGIS_READY_DB_TIMEOUT_MS = int(os.environ.get("CITYGIS_READY_DB_TIMEOUT_MS", 1000))
+CITYGIS_READY_MIN_FREE_MB = int(os.environ.get("CITYGIS_READY_MIN_FREE_MB", 500))
+CITYGIS_READY_RENDERER_CACHE_SECONDS = float(os.environ.get("CITYGIS_READY_RENDERER_CACHE_SECONDS", 30))
+CITYGIS_READY_RETRY_AFTER = int(os.environ.get("CITYGIS_READY_RETRY_AFTER", 10))
+# Addresses (comma-separated IPs/CIDRs, judged by clientip.client_ip) allowed to scrape /metrics; others get 403.
+CITYGIS_METRICS_ALLOWED = [a.strip() for a in os.environ.get("CITYGIS_METRICS_ALLOWED", "127.0.0.1,::1").split(",")
+                           if a.strip()]
+# Seconds a new database connection may take (libpq connect_timeout): an unreachable host fails fast.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+    "connect_timeout", int(os.environ.get("CITYGIS_DB_CONNECT_TIMEOUT", 5)))
+# Seconds a client should wait before retrying when the database is unreachable (503 Retry-After).
+CITYGIS_DB_OUTAGE_RETRY_AFTER = int(os.environ.get("CITYGIS_DB_OUTAGE_RETRY_AFTER", 5))
+# Largest ?limit= of any REST list (more → 400 naming `limit`); largest ?offset= (city_gis/api_pagination.py).
+CITYGIS_API_MAX_PAGE_SIZE = int(os.environ.get("CITYGIS_API_MAX_PAGE_SIZE", 500))
+CITYGIS_API_MAX_OFFSET = int(os.environ.get("CITYGIS_API_MAX_OFFSET", 1_000_000))
+# Largest JSON/form body of the case, field-report, task and Open311 endpoints (413 above; city_gis/api_parsers.py).
+CITYGIS_API_BODY_MAX_BYTES = int(os.environ.get("CITYGIS_API_BODY_MAX_BYTES", 1024 * 1024))
+# Photos: bytes per photo, photos per report/task, pixels per photo checked from the header before decoding.
+CITYGIS_PHOTO_MAX_BYTES = int(os.environ.get("CITYGIS_PHOTO_MAX_BYTES", 10 * 1024 * 1024))
+CITYGIS_PHOTO_MAX_COUNT = int(os.environ.get("CITYGIS_PHOTO_MAX_COUNT", 6))
+CITYGIS_PHOTO_MAX_PIXELS = int(os.environ.get("CITYGIS_PHOTO_MAX_PIXELS", 40_000_000))
+
+# Urban-management rules, read here only (the modules read django.conf.settings at call time, never os.environ;
+# an empty variable means the default):
+# daily working periods of the working calendar (city_gis/cases/calendar.py), "HH:MM-HH:MM,…"
+CITYGIS_WORKING_HOURS = os.environ.get("CITYGIS_WORKING_HOURS") or "08:30-12:00,14:00-17:30"
+# a new case within this many metres and hours of an open case of the same small class is flagged a duplicate
+CITYGIS_DUPLICATE_RADIUS_M = float(os.environ.get("CITYGIS_DUPLICATE_RADIUS_M") or 50)
+CITYGIS_DUPLICATE_WINDOW_HOURS = float(os.environ.get("CITYGIS_DUPLICATE_WINDOW_HOURS") or 72)
+# a case's address names the nearest road when it lies within this many metres (city_gis/grid/geocode.py)
+CITYGIS_ADDRESS_ROAD_RADIUS_M = float(os.environ.get("CITYGIS_ADDRESS_ROAD_RADIUS_M") or 200)
+# evaluation weights/grades file; empty = the packaged city_gis/evaluation/data/evaluation.yaml
+CITYGIS_EVALUATION_CONFIG = os.environ.get("CITYGIS_EVALUATION_CONFIG", "")
 SPECTACULAR_SETTINGS = {
     "TITLE": "CityGIS API",
     "DESCRIPTION": "CityGIS REST API: layer catalog, urban-management cases, field reports.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets share the field name "source": every case source, and the two an operator may enter.
+    "ENUM_NAME_OVERRIDES": {
+        "CaseSourceEnum": "city_gis.cases.models.Source",
+        "CaseIntakeSourceEnum": ["hotline", "public"],
+    },
 }
+# Every operation documents the common error answers (400/401/403/404/429/503) it lacks (city_gis/api_schema.py).
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "city_gis.api_schema.document_error_answers",
+]
 
 CACHES = {
     "default": {
@@ -202,6 +293,8 @@ AXES_FAILURE_LIMIT = int(os.environ.get("CITYGIS_LOGIN_FAILURE_LIMIT", 5))
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_ENABLED = env_bool("CITYGIS_AXES_ENABLED", True)
+# Lockouts key on the same trusted-proxy-aware address as every throttle (not a client-sent header).
+AXES_CLIENT_IP_CALLABLE = "city_gis.security.clientip.axes_client_ip"
 
 LEAFLET_CONFIG = {
     # No external tile service: the base map is our own tileserver.
@@ -225,6 +318,8 @@ if PRODUCTION:
     DEBUG = False
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Load balancers and scrapers probe the node over plain HTTP: no redirect (nothing secret is served there).
+    SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = 31536000
@@ -234,6 +329,15 @@ if PRODUCTION:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Tokens, passwords and Authorization headers never reach a log line.
+    # Every record carries the request id (city_gis/requestlog.py); LOG_FORMAT=json writes one JSON object a line.
+    "filters": {"redact_secrets": {"()": "city_gis.security.logfilters.RedactSecretsFilter"},
+                "request_id": {"()": "city_gis.requestlog.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "city_gis.requestlog.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets", "request_id"],
+                             "formatter": "json" if os.environ.get("LOG_FORMAT") == "json" else "text"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }

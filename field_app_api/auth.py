@@ -1,4 +1,7 @@
-"""Token login (through django-axes, so failed attempts count and lock out) and token revocation."""
+"""Token login (through django-axes, so failed attempts count and lock out), renewal and revocation.
+
+Tokens expire (city_gis.security.tokens: CITYGIS_TOKEN_TTL_HOURS, sliding renewal on use).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,11 @@ from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from city_gis.security.tokens import issue_token, revoke_tokens, rotate_token, token_expires
 
 from .serializers import ErrorSerializer
 from .throttles import TokenLoginThrottle
@@ -29,8 +33,22 @@ TokenResponse = inline_serializer(
         "display_name": serializers.CharField(),
         "roles": serializers.ListField(child=serializers.CharField()),
         "department": serializers.CharField(allow_null=True),
+        "expires": serializers.DateTimeField(allow_null=True),
     },
 )
+
+
+def _token_payload(token, user) -> dict:
+    expires = token_expires(token)
+    return {
+        "token": token.key,
+        "username": user.username,
+        "display_name": user.label,
+        "roles": list(user.roles),
+        "department": user.department.code if user.department_id else None,
+        # Additive field: when the token lapses unless used (each use after half its lifetime renews it).
+        "expires": expires.isoformat() if expires else None,
+    }
 
 
 class TokenView(APIView):
@@ -74,19 +92,22 @@ class TokenView(APIView):
         if user is None or not user.is_active:
             return Response({"detail": _("用户名或密码错误。")}, status=status.HTTP_401_UNAUTHORIZED,
                             headers={"WWW-Authenticate": "Token"})
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response(
-            {
-                "token": token.key,
-                "username": user.username,
-                "display_name": user.label,
-                "roles": list(user.roles),
-                "department": user.department.code if user.department_id else None,
-            }
-        )
+        return Response(_token_payload(issue_token(user), user))
 
     @extend_schema(operation_id="auth_token_destroy", request=None, responses={204: None, 401: ErrorSerializer},
                    summary=_("注销令牌"))
     def delete(self, request):
-        Token.objects.filter(user=request.user).delete()
+        revoke_tokens(request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenRefreshView(APIView):
+    """POST with a valid token → a new key (the old one stops working); for apps that rotate periodically."""
+
+    throttle_classes = [TokenLoginThrottle]
+
+    @extend_schema(operation_id="auth_token_refresh", request=None,
+                   responses={200: TokenResponse, 401: ErrorSerializer, 429: ErrorSerializer},
+                   summary=_("更换令牌"))
+    def post(self, request):
+        return Response(_token_payload(rotate_token(request.user), request.user))

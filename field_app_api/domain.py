@@ -33,12 +33,19 @@ from city_gis.grid.models import Community, Street
 
 from .photos import Photo, StoredFiles
 
+# The other modules of this app reach the core's models only through this module (import-linter contract
+# "field_app_api reaches the cases models only through field_app_api.domain"); these names are re-exported.
+__all__ = ["Case", "CaseAttachment", "Source", "State"]
+
 INSPECTOR_TASK_STATES = (State.PENDING_VERIFICATION, State.DISPOSED)
 HANDLER_TASK_STATES = (State.DISPATCHED,)
-TASK_ACTIONS = {
-    State.PENDING_VERIFICATION: ("verify_confirmed", "verify_not_found"),
-    State.DISPOSED: ("check_passed", "check_failed"),
-    State.DISPATCHED: ("dispose", "return", "request_extension", "request_suspend"),
+TASK_KINDS = {State.PENDING_VERIFICATION: "verify", State.DISPOSED: "check", State.DISPATCHED: "dispose"}
+# Which field role works the tasks of which states; the actions themselves are read off the workflow
+# table (city_gis.cases.workflow.TABLE), which also drives perform(), the API and the buttons.
+TASK_ROLES = {Role.INSPECTOR: INSPECTOR_TASK_STATES, Role.HANDLER: HANDLER_TASK_STATES}
+TASK_ACTIONS: dict[str, tuple[str, ...]] = {
+    state: tuple(a.name for a in workflow.TABLE if state in a.sources and role.value in a.roles)
+    for role, states in TASK_ROLES.items() for state in states
 }
 REQUESTED_FIELD = "created_at"
 
@@ -98,6 +105,21 @@ def task_cases(user: User) -> QuerySet[Case]:
     return Case.objects.filter(cond).distinct()
 
 
+def reachable_cases(user: User) -> QuerySet[Case]:
+    """Cases `user` may see or work on: visible_cases plus their tasks (completing a task, its photos)."""
+    return Case.objects.filter(Q(pk__in=visible_cases(user).values("pk")) | Q(pk__in=task_cases(user).values("pk")))
+
+
+def case_photo(user: User, case_id: int, pk: int) -> CaseAttachment | None:
+    """Photo `pk` of case `case_id`, None unless `user` may reach the case."""
+    return CaseAttachment.objects.filter(case__in=reachable_cases(user).values("pk"), case_id=case_id, pk=pk).first()
+
+
+def task_deadline(case: Case) -> dt.datetime | None:
+    """The deadline a task shows: the disposal deadline for handlers' cases, else the running stage's."""
+    return case.disposal_deadline if case.state == State.DISPATCHED else case.stage_deadline
+
+
 def nearest_first(qs: QuerySet[Case], lon: float, lat: float) -> QuerySet[Case]:
     here = Point(lon, lat, srid=4490)
     return qs.annotate(distance=Distance("location", here)).order_by("distance", "stage_deadline")
@@ -150,6 +172,16 @@ def duplicates_of(case: Case) -> list[dict]:
 def perform(case: Case, action: str, user: User, fields: dict) -> Case:
     with core_errors():
         return workflow.perform(case, action, user, **fields)
+
+
+def case_of_receipt(case_id: int) -> Case:
+    """The case a report receipt points at (a retried report answers with it)."""
+    return Case.objects.select_related("category").get(pk=case_id)
+
+
+def client_uuid_taken(client_uuid) -> bool:
+    """Whether some case (from any channel) already carries this client_uuid."""
+    return Case.objects.filter(client_uuid=client_uuid).exists()
 
 
 def latest_history(case: Case) -> CaseHistory | None:

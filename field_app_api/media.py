@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.views import APIView
-
-from city_gis.cases.models import CaseAttachment
 
 from . import domain
 from .serializers import ErrorSerializer
@@ -23,9 +20,7 @@ class CasePhotoView(APIView):
         summary=_("案卷照片（已去除 EXIF）"),
     )
     def get(self, request, case_id: int, pk: int):
-        user = request.user
-        allowed = Q(case__in=domain.visible_cases(user).values("pk")) | Q(case__in=domain.task_cases(user).values("pk"))
-        att = CaseAttachment.objects.filter(allowed, case_id=case_id, pk=pk).first()
+        att = domain.case_photo(request.user, case_id, pk)
         if att is None:
             raise Http404
         field = att.thumbnail if request.query_params.get("size") == "thumb" and att.thumbnail else att.image

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import uuid
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.files.uploadhandler import FileUploadHandler
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -22,7 +24,6 @@ from rest_framework.exceptions import ValidationError
 
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"}
 THUMBNAIL_SIZE = (320, 320)
-MAX_PIXELS = 60_000_000  # a 10 MB upload decompressing to more than this is a decompression bomb
 
 EXIF_IFD = 0x8769
 GPS_IFD = 0x8825
@@ -31,11 +32,22 @@ TAG_DATETIME_ORIGINAL = 36867
 
 
 def max_photo_bytes() -> int:
-    return int(getattr(settings, "CITYGIS_PHOTO_MAX_BYTES", 10 * 1024 * 1024))
+    return int(settings.CITYGIS_PHOTO_MAX_BYTES)
 
 
 def max_photo_count() -> int:
-    return int(getattr(settings, "CITYGIS_PHOTO_MAX_COUNT", 6))
+    return int(settings.CITYGIS_PHOTO_MAX_COUNT)
+
+
+def max_photo_pixels() -> int:
+    """Width × height a photo may declare (settings.CITYGIS_PHOTO_MAX_PIXELS, default 40 MP).
+
+    Checked on the header that Image.open() reads, before any pixel is decoded: a few KB of PNG can
+    declare 60 MP and cost seconds of CPU and hundreds of MB when decoded (a decompression bomb).
+    Pillow's own process-wide Image.MAX_IMAGE_PIXELS is left alone (MapProxy and the PDF reports share
+    the process); its DecompressionBombWarning is turned into an error inside read_photo only.
+    """
+    return int(settings.CITYGIS_PHOTO_MAX_PIXELS)
 
 
 @dataclass
@@ -93,25 +105,46 @@ def _encode_jpeg(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
+def _too_many_pixels(field: str, name: str, width: int, height: int) -> ValidationError:
+    return ValidationError({field: [_("照片 %(name)s 尺寸 %(w)d×%(h)d 超过 %(mp)d 百万像素上限。") % {
+        "name": name, "w": width, "h": height, "mp": max_photo_pixels() // 1_000_000}]})
+
+
+def check_count(uploads: list, field: str = "photos") -> None:
+    """Refuse more than CITYGIS_PHOTO_MAX_COUNT photos (400 naming `field`) — before reading any of them."""
+    if len(uploads) > max_photo_count():
+        raise ValidationError({field: [_("最多上传 %(n)d 张照片。") % {"n": max_photo_count()}]})
+
+
 def read_photo(upload, field: str = "photos") -> Photo:
-    """Validate one upload by decoding it; raise ValidationError naming `field` if it is not a usable image."""
+    """Validate one upload by decoding it; raise ValidationError naming `field` if it is not a usable image.
+
+    Order, cheapest first: byte size; header (format, declared pixels ≤ max_photo_pixels()); only then
+    verify and decode.
+    """
     name = getattr(upload, "name", "") or "?"
     size = getattr(upload, "size", None)
     if size is not None and size > max_photo_bytes():
         raise ValidationError({field: [_("照片 %(name)s 超过大小上限 %(mb)d MB。") % {"name": name, "mb": max_photo_bytes() // 2**20}]})
-    data = upload.read()
+    data = upload.read(max_photo_bytes() + 1)
     if len(data) > max_photo_bytes():
         raise ValidationError({field: [_("照片 %(name)s 超过大小上限 %(mb)d MB。") % {"name": name, "mb": max_photo_bytes() // 2**20}]})
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            if probe.format not in ACCEPTED_FORMATS:
-                raise UnidentifiedImageError(probe.format)
-            if probe.width * probe.height > MAX_PIXELS:
-                raise UnidentifiedImageError("too many pixels")
-            probe.verify()
-        img = Image.open(io.BytesIO(data))
-        img.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that: here a warning is a refusal.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:  # reads the header only
+                if probe.format not in ACCEPTED_FORMATS:
+                    raise UnidentifiedImageError(probe.format)
+                width, height = probe.size
+                if width * height > max_photo_pixels():
+                    raise _too_many_pixels(field, name, width, height)
+                probe.verify()
+            img = Image.open(io.BytesIO(data))
+            img.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValidationError({field: [_("照片 %(name)s 像素过多（疑似解压炸弹）。") % {"name": name}]}) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         raise ValidationError({field: [_("文件 %(name)s 不是可识别的图片。") % {"name": name}]}) from None
     exif = img.getexif()
     gps = _gps_point(exif.get_ifd(GPS_IFD)) if GPS_IFD in exif else None
@@ -127,9 +160,44 @@ def read_photo(upload, field: str = "photos") -> Photo:
 
 def read_photos(uploads: list, field: str = "photos") -> list[Photo]:
     """Validate a list of uploads (count limit first, then each)."""
-    if len(uploads) > max_photo_count():
-        raise ValidationError({field: [_("最多上传 %(n)d 张照片。") % {"n": max_photo_count()}]})
+    check_count(uploads, field)
     return [read_photo(u, field) for u in uploads]
+
+
+class PhotoUploadLimits(FileUploadHandler):
+    """First upload handler of the photo endpoints: refuses while streaming, before anything is buffered.
+
+    Django itself never limits the size of an uploaded file (it spools big ones to disk); this handler raises a
+    400 naming `field` as soon as a file passes CITYGIS_PHOTO_MAX_BYTES or the request carries more files than
+    CITYGIS_PHOTO_MAX_COUNT. DRF turns the ValidationError raised inside parsing into the 400.
+    """
+
+    def __init__(self, request=None, field: str = "photos") -> None:
+        super().__init__(request)
+        self.field, self.files = field, 0
+
+    def new_file(self, *args, **kwargs) -> None:
+        super().new_file(*args, **kwargs)
+        self.files += 1
+        if self.files > max_photo_count():
+            raise ValidationError({self.field: [_("最多上传 %(n)d 张照片。") % {"n": max_photo_count()}]})
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        if start + len(raw_data) > max_photo_bytes():
+            raise ValidationError({self.field: [_("照片 %(name)s 超过大小上限 %(mb)d MB。") % {
+                "name": self.file_name, "mb": max_photo_bytes() // 2**20}]})
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None  # the next handler (memory or temporary file) builds the file
+
+
+class PhotoUploadsMixin:
+    """For APIViews taking photos: installs PhotoUploadLimits before DRF reads the request."""
+
+    def initialize_request(self, request, *args, **kwargs):
+        request.upload_handlers.insert(0, PhotoUploadLimits(request))
+        return super().initialize_request(request, *args, **kwargs)
 
 
 def random_name(kind: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -18,36 +18,41 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from city_gis.cases.models import Case, Source
+from city_gis.api_parsers import SMALL_BODY_PARSERS
+from city_gis.text_limits import SafeCharField
 
 from . import domain
+from .domain import Case
 from .models import ReportReceipt
 from .permissions import IsInspector
-from .photos import StoredFiles, read_photos
+from .photos import PhotoUploadsMixin, StoredFiles, check_count, read_photos
 from .serializers import ErrorSerializer, PointField, UploadField
 from .throttles import ReportThrottle
 
 DESCRIPTION_MAX = 2000
 CLOCK_SKEW = timedelta(minutes=10)
+EARLIEST_OBSERVATION = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class ReportSerializer(serializers.Serializer):
     client_uuid = serializers.UUIDField(help_text=_("客户端生成的 UUID；重试时保持不变"))
-    category = serializers.CharField(max_length=20, help_text=_("小类代码：事件为 4 位（如 0102），部件为 component:0101"))
+    category = SafeCharField(max_length=20, help_text=_("小类代码：事件为 4 位（如 0102），部件为 component:0101"))
     location = PointField(required=False, help_text=_("缺省时取第一张照片的 EXIF GPS"))
     observed_at = serializers.DateTimeField(required=False, help_text=_("手机记录的发现时间；缺省时取照片 EXIF 时间"))
-    description = serializers.CharField(max_length=DESCRIPTION_MAX, required=False, allow_blank=True)
-    urgency = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    description = SafeCharField(max_length=DESCRIPTION_MAX, required=False, allow_blank=True)
+    urgency = SafeCharField(max_length=20, required=False, allow_blank=True)
     photos = serializers.ListField(child=UploadField(), required=False, write_only=True,
                                    help_text=_("照片（multipart），每张不超过 10 MB，最多 6 张"))
 
     def validate_observed_at(self, value):
         if value > timezone.now() + CLOCK_SKEW:
             raise serializers.ValidationError(_("发现时间晚于服务器时间。"))
+        if value < EARLIEST_OBSERVATION:
+            # A phone clock reset to year 1 or 1970 would put the case outside every evaluation period.
+            raise serializers.ValidationError(_("发现时间早于 %(d)s。") % {"d": EARLIEST_OBSERVATION.date().isoformat()})
         return value
 
 
@@ -132,11 +137,11 @@ def payload_hash(data: dict, uploads: list) -> str:
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
-class ReportView(APIView):
+class ReportView(PhotoUploadsMixin, APIView):
     """Inspectors' reports (上报)."""
 
     permission_classes = [IsInspector]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = SMALL_BODY_PARSERS
 
     def get_throttles(self):
         return [*super().get_throttles(), ReportThrottle()]
@@ -150,10 +155,18 @@ class ReportView(APIView):
         description=_("同一 client_uuid 重试且内容相同返回 200 与原案卷；内容不同返回 409。"),
     )
     def post(self, request):
+        # Cheap checks first (fields, category, location, photo count); photos are decoded last, and each
+        # one only after its byte size and declared pixel count passed (photos.read_photo).
         ser = ReportSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         data = ser.validated_data
         uploads = request.FILES.getlist("photos")
+        check_count(uploads)
+        category = domain.get_category(data["category"])
+        if category is None:
+            raise ValidationError({"category": [_("未知类别：%(c)s") % {"c": data["category"]}]})
+        if data.get("location") is None and not uploads:
+            raise ValidationError({"location": [_("缺少位置：请提供 location 或带 GPS 信息的照片。")]})
         digest = payload_hash(data, uploads)
         receipt = ReportReceipt.objects.filter(client_uuid=data["client_uuid"]).first()
         if receipt is not None:
@@ -163,9 +176,6 @@ class ReportView(APIView):
         if location is None:
             raise ValidationError({"location": [_("缺少位置：请提供 location 或带 GPS 信息的照片。")]})
         observed_at = data.get("observed_at") or next((p.taken_at for p in photos if p.taken_at), None)
-        category = domain.get_category(data["category"])
-        if category is None:
-            raise ValidationError({"category": [_("未知类别：%(c)s") % {"c": data["category"]}]})
         try:
             with StoredFiles() as files, transaction.atomic():
                 receipt = ReportReceipt.objects.create(
@@ -173,7 +183,7 @@ class ReportView(APIView):
                 )
                 try:
                     case = domain.create_report(
-                        user=request.user, source=Source.INSPECTOR, category=data["category"], location=location,
+                        user=request.user, source=domain.Source.INSPECTOR, category=data["category"], location=location,
                         description=data.get("description") or category.name_zh, observed_at=observed_at,
                         client_uuid=data["client_uuid"], urgency=data.get("urgency") or None,
                     )
@@ -188,7 +198,7 @@ class ReportView(APIView):
             receipt = ReportReceipt.objects.filter(client_uuid=data["client_uuid"]).first()
             if receipt is not None:
                 return self.replay(receipt, digest, request.user)
-            if Case.objects.filter(client_uuid=data["client_uuid"]).exists():
+            if domain.client_uuid_taken(data["client_uuid"]):
                 # Created through another channel (e.g. the mobile page) without a receipt: no hash to compare.
                 return Response({"client_uuid": [_("该 client_uuid 已被其他上报使用。")]}, status=status.HTTP_409_CONFLICT)
             raise
@@ -199,7 +209,7 @@ class ReportView(APIView):
             return Response(
                 {"client_uuid": [_("该 client_uuid 已用于内容不同的上报。")]}, status=status.HTTP_409_CONFLICT
             )
-        case = Case.objects.select_related("category").get(pk=receipt.case_id)
+        case = domain.case_of_receipt(receipt.case_id)
         return Response(ReportResultSerializer(report_result(case)).data, status=status.HTTP_200_OK)
 
 

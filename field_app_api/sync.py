@@ -49,7 +49,10 @@ class SyncView(APIView):
         raw = request.query_params.get("since")
         since = None
         if raw:
-            since = parse_datetime(raw.replace(" ", "+"))
+            try:
+                since = parse_datetime(raw.replace(" ", "+"))
+            except ValueError:  # well-formed but impossible, e.g. 2026-02-30
+                since = None
             if since is None:
                 raise ValidationError({"since": [_("需要 ISO 8601 时间，如 2026-11-25T08:00:00+08:00。")]})
             if timezone.is_naive(since):

@@ -3,31 +3,30 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from city_gis.cases.models import Case, State
+from city_gis.api_parsers import SMALL_BODY_PARSERS
+from city_gis.text_limits import NOTE_MAX_LENGTH, SafeCharField
 
 from . import domain
+from .domain import Case
 from .permissions import IsFieldWorker
-from .photos import StoredFiles, read_photos
+from .photos import PhotoUploadsMixin, StoredFiles, check_count, read_photos
 from .serializers import ErrorSerializer, PointField, UploadField
 
-KIND = {State.PENDING_VERIFICATION: "verify", State.DISPOSED: "check", State.DISPATCHED: "dispose"}
 FIELD_ACTIONS = sorted({a for actions in domain.TASK_ACTIONS.values() for a in actions})
 
 
 class TaskSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.CharField()
-    kind = serializers.ChoiceField(choices=["verify", "check", "dispose"])
+    kind = serializers.ChoiceField(choices=list(domain.TASK_KINDS.values()))
     state = serializers.CharField()
     category = serializers.CharField()
     category_name = serializers.CharField()
@@ -52,11 +51,14 @@ class TaskPageSerializer(serializers.Serializer):
 
 class CompleteSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=FIELD_ACTIONS)
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-    result = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    note = SafeCharField(max_length=NOTE_MAX_LENGTH, required=False, allow_blank=True)
+    reason = SafeCharField(max_length=NOTE_MAX_LENGTH, required=False, allow_blank=True)
+    result = SafeCharField(max_length=NOTE_MAX_LENGTH, required=False, allow_blank=True)
     working_days = serializers.IntegerField(required=False, min_value=1, max_value=60)
     photos = serializers.ListField(child=UploadField(), required=False, write_only=True)
+
+
+WORKFLOW_FIELDS = ("note", "reason", "result", "working_days")
 
 
 class CompletedSerializer(serializers.Serializer):
@@ -71,11 +73,11 @@ class CompletedSerializer(serializers.Serializer):
 def task_of(case: Case, user) -> dict:
     distance = getattr(case, "distance", None)
     return {
-        "id": case.pk, "number": case.number, "kind": KIND.get(case.state, ""), "state": case.state,
+        "id": case.pk, "number": case.number, "kind": domain.TASK_KINDS.get(case.state, ""), "state": case.state,
         "category": domain.category_ref(case.category), "category_name": case.category.name_zh,
         "description": case.description, "address": case.address, "cell": case.cell_code, "location": case.location,
-        "deadline": case.stage_deadline if case.state != State.DISPATCHED else case.disposal_deadline,
-        "light": case.light_at(), "distance_m": round(distance.m, 1) if distance is not None else None,
+        "deadline": domain.task_deadline(case),
+        "light": case.light, "distance_m": round(distance.m, 1) if distance is not None else None,
         "pending_request": case.pending_request,
         "actions": [a for a in domain.allowed_action_names(case, user) if a in FIELD_ACTIONS],
         "updated_at": case.updated_at,
@@ -113,7 +115,7 @@ class TaskListView(APIView):
         lat = _coordinate(request, "lat", -90, 90)
         if (lon is None) != (lat is None):
             raise ValidationError({"lat" if lat is None else "lon": [_("lon 与 lat 必须同时提供。")]})
-        qs = domain.task_cases(request.user).select_related("category")
+        qs = domain.task_cases(request.user).select_related("category").with_light()
         qs = domain.nearest_first(qs, lon, lat) if lon is not None else qs.order_by("stage_deadline", "id")
         page = self.paginator.paginate_queryset(qs, request, view=self)
         return self.paginator.get_paginated_response([TaskSerializer(task_of(c, request.user)).data for c in page])
@@ -127,9 +129,9 @@ class TaskListView(APIView):
         return self._paginator
 
 
-class TaskCompleteView(APIView):
+class TaskCompleteView(PhotoUploadsMixin, APIView):
     permission_classes = [IsFieldWorker]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = SMALL_BODY_PARSERS
 
     @extend_schema(
         operation_id="tasks_complete",
@@ -140,13 +142,14 @@ class TaskCompleteView(APIView):
     )
     def post(self, request, pk: int):
         user = request.user
-        visible = domain.visible_cases(user).values("pk")
-        tasks = domain.task_cases(user).values("pk")
-        case = get_object_or_404(Case.objects.filter(Q(pk__in=visible) | Q(pk__in=tasks)), pk=pk)
+        case = get_object_or_404(domain.reachable_cases(user), pk=pk)
         ser = CompleteSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        fields = {k: v for k, v in ser.validated_data.items() if k not in ("action", "photos")}
-        photos = read_photos(request.FILES.getlist("photos"))
+        # Only the serializer's declared fields (never raw body keys) become keyword arguments of the workflow.
+        fields = {k: v for k, v in ser.validated_data.items() if k in WORKFLOW_FIELDS}
+        uploads = request.FILES.getlist("photos")
+        check_count(uploads)
+        photos = read_photos(uploads)
         with StoredFiles() as files, transaction.atomic():
             case = domain.perform(case, ser.validated_data["action"], user, fields)
             attachments = domain.attach_photos(case, photos, user, files)

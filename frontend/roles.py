@@ -53,7 +53,7 @@ def landing_url_name(user) -> str:
     """URL name of the page `user` should start on."""
     if not user.is_authenticated:
         return "frontend-map"
-    if user.is_superuser or Role.ADMIN in user.roles:
+    if user.is_admin:
         return "frontend-console"
     for role, url_name in LANDING:
         if role in user.roles:
@@ -63,7 +63,7 @@ def landing_url_name(user) -> str:
 
 def handler_only(user) -> bool:
     """True for department staff who must see only their department's queue in the console."""
-    if not user.is_authenticated or user.is_superuser:
+    if not user.is_authenticated or user.is_admin:
         return False
-    staff_roles = {Role.OPERATOR, Role.LEADER, Role.DISPATCHER, Role.ADMIN}
+    staff_roles = {Role.OPERATOR, Role.LEADER, Role.DISPATCHER}
     return Role.HANDLER in user.roles and not staff_roles.intersection(user.roles)

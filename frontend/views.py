@@ -15,7 +15,9 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .areas import AREA_TABLES, area_geojson
+from city_gis.grid.areas import AREA_LEVELS
+
+from .areas import area_geojson
 from .choices import areas, case_states, departments, evaluation_levels
 from .dispatch_preview import dispatch_preview
 from .i18n_strings import js_strings
@@ -92,8 +94,8 @@ def console_dispatch_preview(request: HttpRequest, case_id: int) -> HttpResponse
         return JsonResponse({"detail": "authentication required"}, status=401)
     if not may_open(request.user, _page("frontend-console")):
         raise PermissionDenied
-    preview = dispatch_preview(case_id)
-    if preview is None:
+    preview = dispatch_preview(case_id, request.user)
+    if preview is None:  # no such case, or one the user may not see: the same answer, so nothing leaks
         return JsonResponse({"case": f"no case {case_id}"}, status=404)
     return JsonResponse(preview)
 
@@ -147,8 +149,8 @@ def evaluation_areas(request: HttpRequest, level: str) -> HttpResponse:
         return HttpResponse(status=401)
     if not may_open(request.user, _page("frontend-evaluation")):
         raise PermissionDenied
-    if level not in AREA_TABLES:
-        return JsonResponse({"level": f"unknown level {level!r}; one of {', '.join(AREA_TABLES)}"}, status=400)
+    if level not in AREA_LEVELS:
+        return JsonResponse({"level": f"unknown level {level!r}; one of {', '.join(AREA_LEVELS)}"}, status=400)
     response = HttpResponse(area_geojson(level), content_type="application/geo+json")
     response["Cache-Control"] = "private, max-age=300"
     return response

@@ -2,27 +2,28 @@
 
 Non-superusers see and edit only their department's layers; thematic rows are writable for whoever may
 write the layer(s) backed by that table (layers.access.can_write), readable for whoever may read them.
+Generic features can only be put into layers the user may write, and never moved to another layer; the base
+theme accepts only what layers.access.may_publish_to_theme allows.
 """
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletGeoAdmin
 
 from city_gis.accounts.models import Department, Role
 
 from . import models as m
-from .access import can_read, can_write
+from .access import can_read, can_write, is_admin, may_publish_to_theme, writable_layers
 from .datasets import DATASETS
 from .raster import validate_raster
+from .registry import refresh_stats
 from .signals import layer_changed
 from .style import StyleError, normalise_style
-
-
-def _is_admin(user) -> bool:
-    return user.is_active and (user.is_superuser or Role.ADMIN in (user.roles or []))
 
 
 class LayerAdminForm(forms.ModelForm):
@@ -41,8 +42,16 @@ class LayerAdminForm(forms.ModelForm):
         except StyleError as exc:
             raise forms.ValidationError(str(exc)) from exc
 
+    # set by LayerAdmin.get_form: the user saving the form
+    editing_user = None
+
     def clean(self):
         data = super().clean()
+        theme = data.get("theme")
+        if theme and self.editing_user is not None and not may_publish_to_theme(self.editing_user, theme):
+            # the base theme is drawn into everyone's base map: publishing there is an explicit right
+            self.add_error("theme", forms.ValidationError(
+                _("无权向主题 %(theme)s 发布图层（底图主题仅限底图部门与管理员）"), params={"theme": theme}))
         if data.get("kind") == m.LayerKind.RASTER and data.get("raster_path"):
             try:
                 validate_raster(data["raster_path"])
@@ -63,7 +72,7 @@ class LayerAdmin(LeafletGeoAdmin):
 
     def get_queryset(self, request):
         qs = super().get_queryset(request).select_related("owner")
-        if _is_admin(request.user):
+        if is_admin(request.user):
             return qs
         return qs.filter(owner_id=request.user.department_id)
 
@@ -74,8 +83,13 @@ class LayerAdmin(LeafletGeoAdmin):
             fields += ["source_table", "source_filter", "id_column", "geom_column", "is_generic"]
         return fields
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.editing_user = request.user  # get_form builds a fresh class per request
+        return form
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "owner" and not _is_admin(request.user):
+        if db_field.name == "owner" and not is_admin(request.user):
             kwargs["queryset"] = Department.objects.filter(pk=request.user.department_id)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
@@ -91,12 +105,15 @@ class LayerAdmin(LeafletGeoAdmin):
         return obj is None or can_write(request.user, obj)
 
     def has_add_permission(self, request):
-        return _is_admin(request.user) or Role.DATA_STEWARD in (request.user.roles or [])
+        return is_admin(request.user) or Role.DATA_STEWARD in (request.user.roles or [])
 
     def has_delete_permission(self, request, obj=None):
-        return _is_admin(request.user)
+        return is_admin(request.user)
 
     def save_model(self, request, obj, form, change):
+        # the form already limits owner and theme; this guards every other way of reaching save_model
+        if not can_write(request.user, obj) or not may_publish_to_theme(request.user, obj.theme):
+            raise PermissionDenied
         super().save_model(request, obj, form, change)
         transaction.on_commit(lambda: layer_changed.send(sender=m.Layer, layer=obj, what="metadata", bbox=None))
 
@@ -121,12 +138,12 @@ class ThematicAdmin(LeafletGeoAdmin):
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request) and (
-            _is_admin(request.user) or any(can_read(request.user, layer) for layer in self._layers())
+            is_admin(request.user) or any(can_read(request.user, layer) for layer in self._layers())
         )
 
     def has_change_permission(self, request, obj=None):
         return self.has_module_permission(request) and (
-            _is_admin(request.user) or any(can_write(request.user, layer) for layer in self._layers())
+            is_admin(request.user) or any(can_write(request.user, layer) for layer in self._layers())
         )
 
     def has_add_permission(self, request):
@@ -172,7 +189,7 @@ class GenericFeatureAdmin(LeafletGeoAdmin):
 
     def get_queryset(self, request):
         qs = super().get_queryset(request).select_related("layer")
-        if _is_admin(request.user):
+        if is_admin(request.user):
             return qs
         return qs.filter(layer__owner_id=request.user.department_id)
 
@@ -186,8 +203,36 @@ class GenericFeatureAdmin(LeafletGeoAdmin):
         return self.has_module_permission(request) and (obj is None or can_write(request.user, obj.layer))
 
     def has_add_permission(self, request):
-        return _is_admin(request.user)
+        return self.has_module_permission(request) and writable_layers(request.user).filter(is_generic=True).exists()
 
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields.append("layer")  # a feature never moves to another layer (and so never to another owner)
+        return fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "layer":
+            kwargs["queryset"] = writable_layers(request.user).filter(is_generic=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            old_layer_id = m.GenericFeature.objects.filter(pk=obj.pk).values_list("layer_id", flat=True).first()
+            if old_layer_id != obj.layer_id:
+                raise PermissionDenied
+        if not can_write(request.user, obj.layer):
+            raise PermissionDenied
+        super().save_model(request, obj, form, change)
+        refresh_stats(obj.layer, bbox=obj.geom.extent if obj.geom else None)
+
+    def delete_model(self, request, obj):
+        if not can_write(request.user, obj.layer):
+            raise PermissionDenied
+        layer, bbox = obj.layer, obj.geom.extent if obj.geom else None
+        super().delete_model(request, obj)
+        refresh_stats(layer, bbox=bbox)
 

@@ -1,18 +1,18 @@
 """Catalog REST API: layer metadata, features as GeoJSON, import (multipart upload) and export.
 
-Reading is open to everyone but filtered by layers.access (hidden layers answer 404); writing needs
-layers.access.can_write (403 otherwise).
+Reading is open to everyone but filtered by layers.access (hidden layers answer 404). A domain layer a user
+may read only in part (a handler's cases in cases.*) is listed and its `features` row-filtered by
+layers.access.row_filter; `export` needs the whole layer (404 otherwise), like the OGC services. Writing needs
+layers.access.can_write, creating a layer may_create_layer / may_publish_to_theme (403 otherwise).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
 from django.conf import settings
-from django.http import FileResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.types import OpenApiTypes
@@ -23,14 +23,25 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from .access import can_write, visible_layers
-from .exporter import CONTENT_TYPES, FORMATS, ExportError, export_layer
+from .access import can_write, may_create_layer, may_publish_to_theme, row_filter, visible_layers
+from .exporter import CONTENT_TYPES, FORMATS, ExportError, export_response
 from .features import QueryError, parse_bbox, parse_filter, query_features
 from .importer import LayerCreate, LayerImportError, import_file
 from .models import Classification, Layer, Theme
 
 CRS_URN = "urn:ogc:def:crs:EPSG::4490"
-DEFAULT_LIMIT, MAX_LIMIT = 100, 10_000
+# Paging bounds are read per request (settings CITYGIS_FEATURES_MAX_LIMIT / _MAX_OFFSET); these name the
+# defaults in the API schema.
+MAX_LIMIT = settings.CITYGIS_FEATURES_MAX_LIMIT
+MAX_OFFSET = settings.CITYGIS_FEATURES_MAX_OFFSET
+DEFAULT_LIMIT = 100
+# Schema of a bbox parameter: four comma-separated numbers (layers.features.parse_bbox checks it, and min ≤ max).
+_NUMBER = r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*"
+BBOX_PARAM = OpenApiParameter("bbox", {"type": "string", "pattern": rf"^{_NUMBER}(?:,{_NUMBER}){{3}}$"},
+                              description=_lazy('minx,miny,maxx,maxy（经度,纬度，EPSG:4490），最小值不大于最大值'))
+# Actions that serve rows one request at a time and apply the reader's row filter; the others (export, import)
+# need the whole layer.
+ROW_FILTERED_ACTIONS = ("list", "retrieve", "features")
 
 
 class OwnerSerializer(serializers.Serializer):
@@ -105,16 +116,17 @@ ReportSerializer = inline_serializer(
 )
 
 
-def _int_param(request, name: str, default: int, maximum: int | None = None) -> int:
+def _int_param(request, name: str, default: int, maximum: int) -> int:
+    """The non-negative integer query parameter `name` (≤ `maximum`), else a 400 naming it."""
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ValidationError({name: _("必须是整数，得到 %(raw)s") % {"raw": repr(raw)}}) from exc
-    if value < 0 or (maximum is not None and value > maximum):
-        raise ValidationError({name: _("取值范围 0–%(maximum)s，得到 %(value)s") % {"maximum": maximum if maximum is not None else "∞", "value": value}})
+    # digits only: int() would also take "+1", " 1", "1_000" and (slowly) thousands of digits
+    if len(raw) > 20 or not raw.isascii() or not raw.isdigit():
+        raise ValidationError({name: _("必须是 0–%(maximum)s 的整数，得到 %(raw)s") % {"maximum": maximum, "raw": repr(raw[:40])}})
+    value = int(raw)
+    if value > maximum:
+        raise ValidationError({name: _("取值范围 0–%(maximum)s，得到 %(value)s") % {"maximum": maximum, "value": value}})
     return value
 
 
@@ -160,17 +172,24 @@ class LayerViewSet(viewsets.ReadOnlyModelViewSet):
         return super().perform_content_negotiation(request, force)
 
     def get_queryset(self):
-        qs = visible_layers(self.request.user).select_related("owner")
+        # Domain layers a user reads only in part (cases of their department) are listed and served row-filtered
+        # by `features`; export needs the whole layer, like the OGC services.
+        partial = getattr(self, "action", None) in ROW_FILTERED_ACTIONS
+        qs = visible_layers(self.request.user, partial=partial).select_related("owner")
         theme = self.request.query_params.get("theme")
         owner = self.request.query_params.get("owner")
         if theme:
+            if theme not in Theme.values:
+                raise ValidationError({"theme": _("未知主题；可选：%(all)s") % {"all": ", ".join(Theme.values)}})
             qs = qs.filter(theme=theme)
         if owner:
+            if len(owner) > 50 or not owner.isascii() or not owner.replace("_", "").replace("-", "").isalnum():
+                raise ValidationError({"owner": _("部门代码只能由字母、数字、下划线组成")})
             qs = qs.filter(owner__code=owner)
         return qs
 
     @extend_schema(parameters=[
-        OpenApiParameter("theme", str, description=_lazy('按主题过滤，如 land')),
+        OpenApiParameter("theme", str, enum=list(Theme.values), description=_lazy('按主题过滤，如 land')),
         OpenApiParameter("owner", str, description=_lazy('按责任部门代码过滤，如 land')),
     ])
     def list(self, request, *args, **kwargs):
@@ -188,6 +207,11 @@ class LayerViewSet(viewsets.ReadOnlyModelViewSet):
         department = data.get("department") or getattr(request.user.department, "code", None)
         if not department:
             raise ValidationError({"department": _('必须指定责任部门')})
+        theme = data.get("theme") or data["name"].split(".", 1)[0]
+        if not may_publish_to_theme(request.user, theme):
+            raise PermissionDenied({"theme": _("无权向主题 %(theme)s 发布图层（底图主题仅限底图部门与管理员）") % {"theme": theme}})
+        if not may_create_layer(request.user, department, theme):
+            raise PermissionDenied({"department": _("无权为部门 %(department)s 创建图层") % {"department": department}})
         spec = LayerCreate(department=department, title_zh=data["title_zh"], title_en=data["title_en"],
                            theme=data.get("theme"), classification=data["classification"], abstract=data["abstract"])
         report = _run_import(data["file"], data["name"], request.user, create=spec, srs=data.get("srs") or None,
@@ -210,10 +234,11 @@ class LayerViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("bbox", str, description=_lazy('minx,miny,maxx,maxy（经度,纬度，EPSG:4490）')),
+            BBOX_PARAM,
             OpenApiParameter("limit", int, description=_lazy("每页要素数，默认 %(default_limit)s，最多 %(max_limit)s") % {"default_limit": DEFAULT_LIMIT, "max_limit": MAX_LIMIT}),
-            OpenApiParameter("offset", int),
-            OpenApiParameter("filter", str, description=_lazy('属性过滤 <属性>=<值>')),
+            OpenApiParameter("offset", int, description=_lazy("跳过的要素数，最多 %(max_offset)s") % {"max_offset": MAX_OFFSET}),
+            OpenApiParameter("filter", {"type": "string", "pattern": r"^\s*[^=\s][^=]*="},
+                             description=_lazy('属性过滤 <属性>=<值>')),
         ],
         responses={(200, "application/geo+json"): OpenApiTypes.OBJECT},
         description=_lazy('要素 GeoJSON（EPSG:4490，坐标顺序为经度、纬度），分页。'),
@@ -223,11 +248,13 @@ class LayerViewSet(viewsets.ReadOnlyModelViewSet):
         layer = self.get_object()
         if layer.kind != "vector":
             raise NotFound(_("%(layer)s 是栅格图层，没有要素") % {"layer": layer.name})
-        limit = _int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-        offset = _int_param(request, "offset", 0)
+        max_limit = settings.CITYGIS_FEATURES_MAX_LIMIT
+        limit = _int_param(request, "limit", min(DEFAULT_LIMIT, max_limit), max_limit)
+        offset = _int_param(request, "offset", 0, settings.CITYGIS_FEATURES_MAX_OFFSET)
         try:
             page = query_features(layer, bbox=parse_bbox(request.query_params.get("bbox")),
-                                  filter_=parse_filter(request.query_params.get("filter")), limit=limit, offset=offset)
+                                  filter_=parse_filter(request.query_params.get("filter")), limit=limit, offset=offset,
+                                  rows=row_filter(request.user, layer))
         except QueryError as exc:
             raise ValidationError({exc.param: str(exc)}) from exc
         features = [
@@ -260,10 +287,12 @@ class LayerViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         parameters=[
             OpenApiParameter("format", str, enum=[*FORMATS], required=True),
-            OpenApiParameter("bbox", str, description=_lazy('minx,miny,maxx,maxy（经度,纬度，EPSG:4490）')),
+            BBOX_PARAM,
             OpenApiParameter("csv_geometry", str, enum=["auto", "wkt", "lonlat"]),
         ],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        # One media type per file format (exporter.CONTENT_TYPES, without the charset parameter); GeoJSON is JSON.
+        responses={(200, CONTENT_TYPES[fmt].split(";")[0]): OpenApiTypes.OBJECT if fmt == "geojson"
+                   else OpenApiTypes.BINARY for fmt in FORMATS},
         description=_lazy('导出图层：gpkg、geojson、shp（zip）、csv（WKT 或经纬度）。'),
     )
     @action(detail=True, methods=["get"])
@@ -280,17 +309,8 @@ class LayerViewSet(viewsets.ReadOnlyModelViewSet):
             bbox = parse_bbox(request.query_params.get("bbox"))
         except QueryError as exc:
             raise ValidationError({exc.param: str(exc)}) from exc
-        fd, tmp = tempfile.mkstemp(prefix="citygis-export-", suffix=FORMATS[fmt])
-        os.close(fd)
-        try:
-            os.unlink(tmp)  # the writers want to create the file themselves
-            export_layer(layer, fmt, tmp, bbox=bbox, csv_geometry=csv_geometry)
-            handle = open(tmp, "rb")  # noqa: SIM115 — FileResponse closes it
+        try:  # GeoJSON/CSV stream page by page; GeoPackage/Shapefile come from a temp file (layers.exporter)
+            return export_response(layer, fmt, bbox=bbox, csv_geometry=csv_geometry)
         except ExportError as exc:
             raise ValidationError({exc.param: str(exc)}) from exc
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)  # the open handle keeps the data until the response is sent
-        filename = f"{layer.name.replace('.', '_')}{FORMATS[fmt]}"
-        return FileResponse(handle, as_attachment=True, filename=filename, content_type=CONTENT_TYPES[fmt])
 

@@ -73,12 +73,18 @@ class FeaturePage:
 
 def query_features(layer: Layer, *, bbox: BBox | None = None, filter_: tuple[str, str] | None = None,
                    limit: int | None = None, offset: int = 0, geometry: str = "geojson",
-                   count: bool = True) -> FeaturePage:
-    """Features of a vector layer, ordered by id; `geometry` is "geojson" (text) or "wkb" (bytes)."""
+                   count: bool = True, rows: tuple[str, list] | None = None) -> FeaturePage:
+    """Features of a vector layer, ordered by id; `geometry` is "geojson" (text) or "wkb" (bytes).
+
+    `rows` is a reader's row filter from layers.access.row_filter: (SQL condition, parameters).
+    """
     qn = connection.ops.quote_name
     geom, pk = qn(layer.geom_column), qn(layer.id_column)
     columns = attribute_columns(layer)
     conditions, params = [], []
+    if rows is not None:
+        conditions.append(rows[0])
+        params += list(rows[1])
     if bbox:
         conditions.append(f"{geom} && ST_MakeEnvelope(%s, %s, %s, %s, 4490) "
                           f"AND ST_Intersects({geom}, ST_MakeEnvelope(%s, %s, %s, %s, 4490))")

@@ -1,19 +1,23 @@
 """Importing a vector file into a registered layer: typed (thematic model table) or generic (GenericFeature).
 
-All-or-nothing: the file is read, reprojected to EPSG:4490 and validated row by row before anything is
-written; rows that cannot be imported are reported (row number counts data rows from 1). Unless
-`skip_rejected`, any rejected row aborts the import and the database is unchanged. The write is a bulk
-COPY (hex EWKB geometries, CSV-quoted values — data never becomes SQL) inside one transaction, followed by
-`refresh_stats(layer, bbox=changed)` so the tileserver drops the affected tiles.
+All-or-nothing: the file is read once; what holds for the whole file (geometry family, column mapping,
+attribute names) is decided before anything is written. Rows are then reprojected to EPSG:4490, repaired,
+validated and serialised chunk by chunk while PostgreSQL ingests the previous chunk (bulk COPY: hex EWKB
+geometries, CSV-quoted values — data never becomes SQL), all in one transaction. Rows that cannot be
+imported are reported (row number counts data rows from 1); unless `skip_rejected`, any rejected row
+aborts the import after every chunk was validated, and the rollback leaves the database unchanged.
+Finally `refresh_stats(layer, bbox=changed)` so the tileserver drops the affected tiles.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,15 +29,23 @@ from django.db import connection, transaction
 from django.db import models as dj
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from psycopg2 import sql
 from tqdm import tqdm
 
 from city_gis.accounts.models import Department
 
-from .access import can_write
+from .access import can_write, may_create_layer
 from .datasets import Dataset, dataset_for, dataset_for_layer
 from .models import GenericFeature, Layer, Theme
 from .registry import refresh_stats, register_layer
-from .sources import LayerImportError, locate_dataset, read_frame
+from .sources import LayerImportError, Read, locate_dataset, read_chunks, to_storage
+from .validation import (
+    any_value_problem,
+    attribute_value_problem,
+    validate_abstract,
+    validate_attribute_name,
+    validate_title,
+)
 
 __all__ = ["ImportReport", "LayerImportError", "LayerCreate", "import_file"]
 
@@ -41,7 +53,8 @@ __all__ = ["ImportReport", "LayerImportError", "LayerCreate", "import_file"]
 FAMILY = {0: "POINT", 4: "POINT", 1: "LINESTRING", 2: "LINESTRING", 5: "LINESTRING", 3: "POLYGON", 6: "POLYGON"}
 PARTS = {"POINT": (0, 4), "LINESTRING": (1, 5), "POLYGON": (3, 6)}
 MAX_REPORTED = 200
-CHUNK = 10_000
+CHUNK = 10_000  # rows per COPY statement and per prepared chunk (generic layers)
+COPY_READ = 1 << 20
 
 
 @dataclass
@@ -83,43 +96,52 @@ class LayerCreate:
 
 
 # --- geometry ------------------------------------------------------------------------------------------------
-def _prepare_geometries(geoms: np.ndarray, family: str | None, multi: bool | None, report: ImportReport,
-                        bad: dict[int, str]) -> tuple[np.ndarray, str]:
-    """Force 2D, repair invalid geometries, check the family, promote/demote multi; reject what can't be used.
-
-    Returns (geometries with None for rejected rows, family).
-    """
-    geoms = np.array(geoms, dtype=object)
-    for i, reason in bad.items():
-        report.reject(i, reason, reason.split(":", 1)[0])
-        geoms[i] = None
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    for i in np.flatnonzero(missing):
-        if int(i) not in bad:
-            report.reject(int(i), _('空几何'))
-    geoms[missing] = None
-    present = ~missing
-    geoms[present] = shapely.force_2d(geoms[present])
-    # a failed reprojection (outside the CRS's domain) leaves inf coordinates behind
-    broken = present.copy()
-    broken[present] = ~np.isfinite(shapely.bounds(geoms[present])).all(axis=1)
-    for i in np.flatnonzero(broken):
-        report.reject(int(i), _('坐标超出源坐标系范围，无法转换到 EPSG:4490'))
-    geoms[broken] = None
-    present &= ~broken
-    types = np.full(len(geoms), -1)
-    types[present] = shapely.get_type_id(geoms[present])
-    families = {FAMILY.get(int(t)) for t in types[present]}
+def _geometry_family(geoms: np.ndarray, family: str | None, bad: dict[int, str]) -> str:
+    """The geometry family of the import, decided from the whole file before anything is written: the
+    layer's own (`family`, which the file must contain), or the file's single one for a new layer."""
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if bad:
+        present[list(bad)] = False
+    families = {FAMILY.get(int(t)) for t in np.unique(shapely.get_type_id(geoms[present]))}
     if family is None:
         found = families - {None}
         if len(found) != 1:
             raise LayerImportError(_('无法确定几何类型（文件中有：%(value)s）') % {'value': ", ".join(sorted(str(f) for f in found)) or "-"})
-        family = found.pop()
-    elif present.any() and family not in families:
+        return found.pop()
+    if present.any() and family not in families:
         raise LayerImportError(
             _('几何类型不符：图层要求 %(family)s，文件中是 %(value)s') % {'family': family, 'value': ', '.join(sorted(str(f) for f in families - {None}))},
             field="file",
         )
+    return family
+
+
+def _prepare_geometries(geoms: np.ndarray, family: str, multi: bool | None, report: ImportReport,
+                        bad: dict[int, str], offset: int = 0) -> np.ndarray:
+    """Repair invalid 2D geometries, check each row's family, promote/demote multi; reject what can't be used.
+
+    `geoms` are the file's rows from `offset` on (one chunk); returns them with None for rejected rows.
+    """
+    geoms = np.array(geoms, dtype=object)
+    for row, reason in bad.items():
+        if offset <= row < offset + len(geoms):
+            report.reject(row, reason, reason.split(":", 1)[0])
+            geoms[row - offset] = None
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    for i in np.flatnonzero(missing):
+        if int(i) + offset not in bad:
+            report.reject(int(i) + offset, _('空几何'))
+    geoms[missing] = None
+    present = ~missing
+    # a failed reprojection (outside the CRS's domain) leaves inf coordinates behind
+    broken = present.copy()
+    broken[present] = ~np.isfinite(shapely.bounds(geoms[present])).all(axis=1)
+    for i in np.flatnonzero(broken):
+        report.reject(int(i) + offset, _('坐标超出源坐标系范围，无法转换到 EPSG:4490'))
+    geoms[broken] = None
+    present &= ~broken
+    types = np.full(len(geoms), -1)
+    types[present] = shapely.get_type_id(geoms[present])
     invalid = present.copy()
     invalid[present] = ~shapely.is_valid(geoms[present])
     for i in np.flatnonzero(invalid):
@@ -127,15 +149,15 @@ def _prepare_geometries(geoms: np.ndarray, family: str | None, multi: bool | Non
         parts = [g for g in shapely.get_parts(fixed) if shapely.get_type_id(g) in PARTS[family] and not g.is_empty]
         parts = [p for g in parts for p in shapely.get_parts(g)]
         if not parts:
-            report.reject(int(i), _("无效几何无法修复：%(value)s") % {"value": shapely.is_valid_reason(geoms[i])})
+            report.reject(int(i) + offset, _("无效几何无法修复：%(value)s") % {"value": shapely.is_valid_reason(geoms[i])})
             geoms[i] = None
             continue
         geoms[i] = parts[0] if len(parts) == 1 else _collect(family, parts)
         report.rows_repaired += 1
-    for i in np.flatnonzero(present & ~invalid):
-        if FAMILY.get(int(types[i])) != family:
-            report.reject(int(i), _("几何类型不符：要求 %(family)s，得到 %(value)s") % {"family": family, "value": geoms[i].geom_type})
-            geoms[i] = None
+    wrong = present & ~invalid & ~np.isin(types, [t for t, f in FAMILY.items() if f == family])
+    for i in np.flatnonzero(wrong):
+        report.reject(int(i) + offset, _("几何类型不符：要求 %(family)s，得到 %(value)s") % {"family": family, "value": geoms[i].geom_type})
+        geoms[i] = None
     if multi is not None:
         alive = ~shapely.is_missing(geoms)
         kinds = np.full(len(geoms), -1)
@@ -153,10 +175,10 @@ def _prepare_geometries(geoms: np.ndarray, family: str | None, multi: bool | Non
                 if shapely.get_num_geometries(g) == 1:
                     geoms[i] = shapely.get_geometry(g, 0)
                 else:
-                    report.reject(int(i), _("图层要求单部件 %(family)s，得到 %(value)s 个部件")
+                    report.reject(int(i) + offset, _("图层要求单部件 %(family)s，得到 %(value)s 个部件")
                                   % {"family": family, "value": shapely.get_num_geometries(g)})
                     geoms[i] = None
-    return geoms, family
+    return geoms
 
 
 def _collect(family: str, parts: list) -> Any:
@@ -211,6 +233,9 @@ def _convert(f: dj.Field, value: Any) -> Any:
             out = str(int(value))  # codes read as numbers (e.g. 701.0) keep their digits
         if f.max_length and len(out) > f.max_length:
             raise ValueError(_("超过最大长度 %(max_length)s：%(value)s") % {"max_length": f.max_length, "value": repr(out[:40])})
+        problem = attribute_value_problem(out)
+        if problem:
+            raise ValueError(problem)
     if f.choices and out not in {str(c) for c, _label in f.flatchoices}:
         raise ValueError(_('取值 %(out)s 不在 %(value)s 中') % {'out': repr(out), 'value': ', '.join((str(c) for c, _label in f.flatchoices))})
     return out
@@ -239,15 +264,16 @@ def _map_columns(dataset: Dataset, columns: list[str], report: ImportReport) -> 
 
 
 def _typed_rows(dataset: Dataset, frame: pd.DataFrame, alive: np.ndarray, report: ImportReport,
-                layer: Layer, mode: str) -> tuple[list[str], dict[int, list[Any]]]:
-    """Validate the attribute columns of a typed dataset; return (columns, {row → values})."""
-    mapping = _map_columns(dataset, [c for c in frame.columns if c != frame.geometry.name], report)
+                mode: str, mapping: dict[str, str], unique_seen: dict[str, dict[str, int]],
+                offset: int = 0) -> dict[int, list[Any]]:
+    """Validate the attribute values of a typed dataset's rows (`frame` = the file's rows from `offset` on,
+    `mapping` from _map_columns); return {row → values}. `unique_seen` carries unique values across chunks."""
     fields = dataset.fields()
     rows: dict[int, list[Any]] = {}
-    unique_seen: dict[str, dict[str, int]] = {f.name: {} for f in fields if f.unique}
+    new_unique: dict[str, list[str]] = {name: [] for name in unique_seen}
     records = frame[[mapping[f.name] for f in fields if f.name in mapping]].to_dict("records")
-    for i in np.flatnonzero(alive):
-        record = records[i]
+    for n in np.flatnonzero(alive):
+        record, i = records[n], int(n) + offset
         values: list[Any] = []
         ok = True
         for f in fields:
@@ -272,8 +298,10 @@ def _typed_rows(dataset: Dataset, frame: pd.DataFrame, alive: np.ndarray, report
                     ok = False
                     break
             if f.unique and value not in (None, ""):
-                first = unique_seen[f.name].setdefault(str(value), int(i))
-                if first != int(i):
+                first = unique_seen[f.name].setdefault(str(value), i)
+                if first == i:
+                    new_unique[f.name].append(str(value))
+                else:
                     report.reject(int(i), _("与第 %(row)s 行重复：%(value)s") % {"row": first + 1, "value": value}, f.name)
                     ok = False
                     break
@@ -282,13 +310,13 @@ def _typed_rows(dataset: Dataset, frame: pd.DataFrame, alive: np.ndarray, report
             rows[int(i)] = values
     if mode == "append":  # unique values already in the table would break the COPY: report them per row
         for f_index, f in enumerate(fields):
-            if not f.unique or not unique_seen[f.name]:
+            if not f.unique or not new_unique[f.name]:
                 continue
-            existing = set(dataset.model.objects.filter(**{f"{f.name}__in": list(unique_seen[f.name])})
+            existing = set(dataset.model.objects.filter(**{f"{f.name}__in": new_unique[f.name]})
                            .values_list(f.name, flat=True))
             for i in [i for i, v in rows.items() if v[f_index] in existing]:
                 report.reject(i, _("已存在：%(value)s") % {"value": rows.pop(i)[f_index]}, f.name)
-    return [f.column for f in fields], rows
+    return rows
 
 
 # --- writing --------------------------------------------------------------------------------------------------
@@ -298,7 +326,7 @@ def _csv(value: Any) -> str:
     return '"' + str(value).replace('"', '""') + '"'
 
 
-def _copy(table: str, columns: list[str], chunks: Iterator[tuple[int, str]], total: int, progress: bool) -> None:
+def _copy(table: str, columns: list[str], chunks: Iterator[tuple[int, str]], total: int | None, progress: bool) -> None:
     """COPY CSV chunks into `table`, building the next chunk while the server ingests the current one.
 
     psycopg2 releases the GIL while libpq streams, so one worker thread overlaps Python and PostgreSQL work;
@@ -313,19 +341,53 @@ def _copy(table: str, columns: list[str], chunks: Iterator[tuple[int, str]], tot
             if pending is not None:
                 bar.update(pending[0])
                 pending[1].result()
-            pending = (rows, pool.submit(cur.cursor.copy_expert, sql, io.StringIO(text)))
+            # 1 MiB reads: copy_expert takes the GIL back for every read (8 KiB by default), and the
+            # main thread is busy preparing the next chunk
+            pending = (rows, pool.submit(cur.cursor.copy_expert, sql, io.StringIO(text), COPY_READ))
         if pending is not None:
             pending[1].result()
             bar.update(pending[0])
 
 
-def _attributes_json(frame: pd.DataFrame) -> list[str]:
+@contextmanager
+def _foreign_keys_checked_per_statement(table: str) -> Iterator[None]:
+    """Check `table`'s deferred foreign keys at the end of each COPY rather than at COMMIT.
+
+    Django declares foreign keys DEFERRABLE INITIALLY DEFERRED, which leaves one check per row for COMMIT,
+    after the last chunk, when nothing runs alongside; per statement, the checks of chunk k overlap the
+    preparation of chunk k+1. The mode is restored afterwards (after an error the transaction is rolled back).
+    """
+    with connection.cursor() as cur:
+        cur.execute("SELECT n.nspname, c.conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+                    "WHERE c.conrelid = %s::regclass AND c.contype = 'f' AND c.condeferrable AND c.condeferred",
+                    [connection.ops.quote_name(table)])
+        names = sql.SQL(", ").join(sql.Identifier(schema, name) for schema, name in cur.fetchall())
+        if names.seq:
+            cur.execute(sql.SQL("SET CONSTRAINTS {} IMMEDIATE").format(names))
+        yield
+        if names.seq:
+            cur.execute(sql.SQL("SET CONSTRAINTS {} DEFERRED").format(names))
+
+
+def _attributes_csv(frame: pd.DataFrame) -> list[str]:
+    """Each row's attributes as a JSON object, CSV-quoted: one to_json and one quote-doubling for the chunk."""
     attrs = frame.drop(columns=[frame.geometry.name])
     if attrs.columns.empty:
-        return ["{}"] * len(frame)
+        return ['"{}"'] * len(frame)
     attrs = attrs.rename(columns=str)
     text = pd.DataFrame(attrs).to_json(orient="records", lines=True, force_ascii=False, date_format="iso")
-    return text.split("\n")[: len(frame)]
+    # JSON lines hold no raw newline, so splitting after the replace still gives one object per row
+    return [f'"{a}"' for a in text.replace('"', '""').split("\n")[: len(frame)]]
+
+
+# little-endian EWKB header of a 2D geometry of WKB type t (1…7) with SRID 4490 (0x118A)
+_EWKB_4490 = {t: f"01{t:02x}0000208a110000" for t in range(1, 8)}
+
+
+def _ewkb_hex(geoms: np.ndarray) -> list[str]:
+    """Hex EWKB (SRID 4490) of 2D geometries: plain WKB with the SRID spliced into the header, which saves
+    the set_srid copy of every geometry; binary WKB + bytes.hex() is ~3× faster than GEOS's hex writer."""
+    return [_EWKB_4490[b[1]] + b[5:].hex() for b in shapely.to_wkb(geoms, byte_order=1, output_dimension=2)]
 
 
 def _delete_existing(layer: Layer, dataset: Dataset | None) -> int:
@@ -365,6 +427,131 @@ def _create_layer(name: str, spec: LayerCreate, family: str) -> Layer:
     return layer
 
 
+def _clean_create(spec: LayerCreate) -> LayerCreate:
+    """The new layer's title and abstract checked (layers.validation) before the file is even read."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        return dataclasses.replace(spec, title_zh=validate_title(spec.title_zh, "title_zh"),
+                                   title_en=validate_title(spec.title_en, "title_en"),
+                                   abstract=validate_abstract(spec.abstract))
+    except ValidationError as exc:
+        field_name, messages = next(iter(exc.message_dict.items()))
+        raise LayerImportError(f"{field_name}: {'; '.join(messages)}", field=field_name) from exc
+
+
+def _check_generic_attributes(frame: pd.DataFrame) -> dict[int, tuple[str, str]]:
+    """Attribute names must be clean text (else the file is refused); text values too: {row → (column, reason)}."""
+    from django.core.exceptions import ValidationError
+
+    problems: dict[int, tuple[str, str]] = {}
+    for col in frame.columns:
+        if col == frame.geometry.name:
+            continue
+        try:
+            validate_attribute_name(str(col))
+        except ValidationError as exc:
+            raise LayerImportError(_("列名 %(col)s：%(reason)s") % {"col": repr(str(col)[:40]), "reason": "; ".join(exc.messages)}) from exc
+        values = frame[col]
+        if values.dtype != object and not pd.api.types.is_string_dtype(values):
+            continue
+        cells = values.to_numpy(dtype=object)
+        if not any_value_problem([v for v in cells if isinstance(v, str)]):
+            continue
+        for i, value in enumerate(cells):
+            if isinstance(value, str) and i not in problems:
+                problem = attribute_value_problem(value)
+                if problem:
+                    problems[i] = (str(col), problem)
+    return problems
+
+
+class _Chunks:
+    """The file's rows prepared and serialised for COPY chunk by chunk: reading (GeoPackage, Shapefile),
+    reprojection, repair, validation and CSV text of chunk k+1 run in Python while PostgreSQL ingests chunk k
+    (see _copy).
+
+    Decided before anything is written: the column mapping, the attribute names, and the geometry family —
+    from the whole file, or from its first chunk when it is read in chunks (later rows of another family are
+    then rejected rows). Typed datasets are read and validated in one pass before their first COPY (their
+    duplicate check queries the table, which must not happen while a COPY is in flight).
+    """
+
+    def __init__(self, read: Read, dataset: Dataset | None, family: str | None, multi: bool | None, mode: str,
+                 report: ImportReport) -> None:
+        self.first, self.rest, self.chunked, self.bad = read.frame, read.rest, read.chunked, read.bad
+        self.dataset, self.multi, self.mode, self.report = dataset, multi, mode, report
+        self.family = _geometry_family(np.asarray(self.first.geometry.array), family, self.bad)
+        self.reproject = to_storage(read.source)
+        report.rows_read = len(self.first)
+        if dataset is None:
+            _check_generic_attributes(self.first.iloc[:0])  # the names: a bad one refuses the file now
+            self.mapping: dict[str, str] = {}
+        else:
+            self.mapping = _map_columns(dataset, [c for c in self.first.columns if c != self.first.geometry.name], report)
+        self.unique_seen: dict[str, dict[str, int]] = {f.name: {} for f in dataset.fields() if f.unique} if dataset else {}
+        self.written = 0
+        self.bounds: list[float] | None = None
+        self.now = timezone.now().isoformat()
+
+    def pieces(self) -> Iterator[tuple[int, pd.DataFrame]]:
+        """(first row number, rows) per chunk: slices of what was read, then the chunks still unread."""
+        step = CHUNK if self.dataset is None else max(len(self.first), 1)
+        for start in range(0, len(self.first), step):
+            yield start, self.first.iloc[start:start + step]
+        for chunk in self.rest:
+            self.report.rows_read += len(chunk)
+            yield int(chunk.index[0]), chunk.reset_index(drop=True)
+
+    def prepare(self, start: int, piece: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, dict[int, list[Any]]]:
+        """Rows start… (`piece`): (row numbers kept, their EPSG:4490 geometries, typed values by row)."""
+        report = self.report
+        geoms = _prepare_geometries(self.reproject(np.asarray(piece.geometry.array)), self.family, self.multi,
+                                    report, self.bad, start)
+        if self.dataset is None:
+            for i, (col, problem) in sorted(_check_generic_attributes(piece).items()):
+                if geoms[i] is not None:
+                    report.reject(start + i, problem, col)
+                    geoms[i] = None
+        alive = ~shapely.is_missing(geoms)
+        rows: dict[int, list[Any]] = {}
+        if self.dataset is not None:
+            rows = _typed_rows(self.dataset, piece, alive, report, self.mode, self.mapping, self.unique_seen, start)
+            keep = np.array(sorted(rows), dtype=int)
+        else:
+            keep = start + np.flatnonzero(alive)
+        kept = geoms[keep - start]
+        if len(kept):
+            box = shapely.total_bounds(kept)
+            self.bounds = list(box) if self.bounds is None else [
+                min(self.bounds[0], box[0]), min(self.bounds[1], box[1]),
+                max(self.bounds[2], box[2]), max(self.bounds[3], box[3])]
+        return keep, kept, rows
+
+    def texts(self, layer_pk: int, *, stop_on_reject: bool) -> Iterator[tuple[int, str]]:
+        """(row count, COPY CSV text) per chunk; after a rejected row with `stop_on_reject`, the remaining
+        chunks are still validated (the report lists every rejected row) but no more text is produced."""
+        for start, piece in self.pieces():
+            keep, kept, rows = self.prepare(start, piece)
+            if stop_on_reject and self.report.rows_rejected:
+                continue
+            self.written += len(keep)
+            for sub in range(0, len(keep), CHUNK):
+                part = slice(sub, sub + CHUNK)
+                yield len(keep[part]), self._text(layer_pk, piece, keep[part] - start, kept[part], rows, start)
+
+    def _text(self, layer_pk: int, piece: pd.DataFrame, local: np.ndarray, kept: np.ndarray,
+              rows: dict[int, list[Any]], start: int) -> str:
+        hexes = _ewkb_hex(kept)
+        if self.dataset is not None:
+            stamp = _csv(self.now)
+            return "".join(f"{g},{','.join(_csv(v) for v in rows[int(n) + start])},{stamp}\n"
+                           for n, g in zip(local, hexes, strict=True))
+        head, tail = f"{layer_pk},", f",{self.now},{self.now}\n"
+        attrs = _attributes_csv(piece.iloc[local])
+        return "".join(f"{head}{g},{a}{tail}" for g, a in zip(hexes, attrs, strict=True))
+
+
 def import_file(path: str | Path, layer_name: str, *, user=None, create: LayerCreate | None = None,
                 srs: str | None = None, mode: str = "append", skip_rejected: bool = False,
                 progress: bool = False) -> ImportReport:
@@ -385,72 +572,53 @@ def import_file(path: str | Path, layer_name: str, *, user=None, create: LayerCr
             raise LayerImportError(_("%(layer_name)s 不是矢量图层") % {"layer_name": layer_name}, field="layer")
         if user is not None and not can_write(user, layer):
             raise PermissionError(_("无权写入图层 %(layer_name)s") % {"layer_name": layer_name})
-    elif user is not None and not _may_create(user, create.department):
+    elif user is not None and not may_create_layer(user, create.department, create.theme or layer_name.split(".", 1)[0]):
         raise PermissionError(_("无权为部门 %(department)s 创建图层") % {"department": create.department})
+    if create is not None:
+        create = _clean_create(create)
     dataset = dataset_for_layer(layer) if layer else None
     if layer is not None and dataset is None and not layer.is_generic:
         raise LayerImportError(_("%(layer_name)s 的数据表 %(source_table)s 不支持导入") % {"layer_name": layer_name, "source_table": layer.source_table}, field="layer")
-    report = ImportReport(layer=layer_name, mode=mode)
-    with tempfile.TemporaryDirectory(prefix="citygis-import-") as tmp:
-        dataset_path = locate_dataset(Path(path), Path(tmp))
-        frame, source_crs, bad = read_frame(dataset_path, srs)
-    report.source_crs = source_crs.to_string()
-    report.rows_read = len(frame)
+    with tempfile.TemporaryDirectory(prefix="citygis-import-") as tmp:  # read from until the last chunk
+        dataset_path, kind = locate_dataset(Path(path), Path(tmp))
+        read = read_chunks(dataset_path, srs, kind, name=Path(path).name, size=CHUNK if dataset is None else None)
+        return _write(read, layer_name, layer, dataset, create, mode, skip_rejected, progress)
+
+
+def _write(read: Read, layer_name: str, layer: Layer | None, dataset: Dataset | None, create: LayerCreate | None,
+           mode: str, skip_rejected: bool, progress: bool) -> ImportReport:
+    """Prepare and COPY the rows `read` in one transaction; see the module docstring."""
+    report = ImportReport(layer=layer_name, mode=mode, source_crs=read.source.to_string())
     if layer is not None:
         family, multi = (dataset.geometry_type, dataset.multi) if dataset else (layer.geometry_type, None)
     else:
         family, multi = None, None
-    geoms, family = _prepare_geometries(frame.geometry.values, family, multi, report, bad)
-    alive = ~shapely.is_missing(geoms)
-    if dataset is not None:
-        columns, rows = _typed_rows(dataset, frame, alive, report, layer, mode)
-        keep = np.array(sorted(rows), dtype=int)
-    else:
-        keep = np.flatnonzero(alive)
-    if report.rows_rejected and not skip_rejected:
-        raise LayerImportError(
-            _("%(count)s 行被拒绝，未写入任何数据（可用 --skip-rejected 只导入有效行）；首个：第 %(row)s 行 %(field)s：%(reason)s")
-            % {"count": report.rows_rejected, **report.rejected[0]},
-            report=report.to_dict(),
-        )
-    kept = shapely.set_srid(geoms[keep], 4490) if len(keep) else np.array([], dtype=object)
-    now = timezone.now().isoformat()
-
-    def ewkb(part: np.ndarray) -> list[str]:
-        # binary WKB + bytes.hex() is ~3× faster than GEOS's own hex writer
-        return [b.hex() for b in shapely.to_wkb(kept[part], include_srid=True)]
-
-    def typed_chunks() -> Iterator[tuple[int, str]]:
-        stamp = _csv(now)
-        for start in range(0, len(keep), CHUNK):
-            part = np.arange(start, min(start + CHUNK, len(keep)))
-            text = "".join(
-                f"{g},{','.join(_csv(v) for v in rows[int(keep[n])])},{stamp}\n" for n, g in zip(part, ewkb(part), strict=True)
-            )
-            yield len(part), text
-
-    def generic_chunks(pk: int) -> Iterator[tuple[int, str]]:
-        for start in range(0, len(keep), CHUNK):
-            part = np.arange(start, min(start + CHUNK, len(keep)))
-            attrs = _attributes_json(frame.iloc[keep[part]])
-            text = "".join(f"{pk},{g},{_csv(a)},{now},{now}\n" for g, a in zip(ewkb(part), attrs, strict=True))
-            yield len(part), text
-
-    with transaction.atomic():
+    chunks = _Chunks(read, dataset, family, multi, mode, report)
+    with transaction.atomic():  # all-or-nothing: a rejected row in any chunk rolls back every chunk written
         if layer is None:
-            layer = _create_layer(layer_name, create, family)
+            layer = _create_layer(layer_name, create, chunks.family)
             report.created = True
         old_bbox = layer.bbox
         if mode == "replace":
             report.rows_deleted = _delete_existing(layer, dataset)
+        texts = chunks.texts(int(layer.pk), stop_on_reject=not skip_rejected)
+        total = None if chunks.chunked else report.rows_read
         if dataset is not None:
-            geom_column = dataset.model._meta.get_field("geom").column
-            _copy(dataset.table, [geom_column, *columns, "updated_at"], typed_chunks(), len(keep), progress)
+            columns = [dataset.model._meta.get_field("geom").column, *[f.column for f in dataset.fields()], "updated_at"]
+            table = dataset.table
         else:
-            _copy(GenericFeature._meta.db_table, ["layer_id", "geom", "attributes", "created_at", "updated_at"],
-                  generic_chunks(int(layer.pk)), len(keep), progress)
-        report.rows_written = len(keep)
-        bounds = list(shapely.total_bounds(kept)) if len(keep) else None
+            columns, table = ["layer_id", "geom", "attributes", "created_at", "updated_at"], GenericFeature._meta.db_table
+        with _foreign_keys_checked_per_statement(table):
+            _copy(table, columns, texts, total, progress)
+        if report.rows_rejected and not skip_rejected:
+            report.rejected.sort(key=lambda r: r["row"])
+            raise LayerImportError(
+                _("%(count)s 行被拒绝，未写入任何数据（可用 --skip-rejected 只导入有效行）；首个：第 %(row)s 行 %(field)s：%(reason)s")
+                % {"count": report.rows_rejected, **report.rejected[0]},
+                report=report.to_dict(),
+            )
+        report.rows_written = chunks.written
+        bounds = chunks.bounds
         if bounds and old_bbox and mode == "replace":
             bounds = [min(bounds[0], old_bbox[0]), min(bounds[1], old_bbox[1]),
                       max(bounds[2], old_bbox[2]), max(bounds[3], old_bbox[3])]
@@ -459,13 +627,3 @@ def import_file(path: str | Path, layer_name: str, *, user=None, create: LayerCr
         report.bbox = [float(b) for b in bounds] if bounds else None
         refresh_stats(layer, bbox=tuple(report.bbox) if report.bbox else None)
     return report
-
-
-def _may_create(user, department: str) -> bool:
-    """Admins create layers for any department; data stewards for their own."""
-    if not user.is_authenticated:
-        return False
-    if user.is_superuser or "admin" in user.roles:
-        return True
-    return "data_steward" in user.roles and user.department is not None and user.department.code == department
-

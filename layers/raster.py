@@ -11,6 +11,8 @@ from django.utils.translation import gettext as _
 from rasterio.errors import RasterioError
 from rasterio.warp import transform_bounds
 
+from .formats import DRIVERS, FormatRefused, refuse_format, sniff
+
 RASTER_SUFFIXES = {".tif", ".tiff", ".gtiff"}
 
 
@@ -26,8 +28,16 @@ def raster_extent(path: str) -> Polygon:
         raise ValidationError({"raster_path": _("栅格文件不存在：%(path)s") % {"path": path}})
     if file.suffix.lower() not in RASTER_SUFFIXES:
         raise ValidationError({"raster_path": _("只支持 GeoTIFF/COG（.tif）：%(file)s") % {"file": file.name}})
+    if "/vsi" in str(path).lower():
+        raise ValidationError({"raster_path": _("不允许虚拟文件系统路径：%(path)s") % {"path": path}})
+    try:  # by the bytes, before GDAL sees it: a VRT named .tif would read other files
+        sniff(file, raster=True)
+    except FormatRefused as exc:
+        raise ValidationError({"raster_path": f"{file.name}: {exc}"}) from exc
     try:
         with rasterio.open(file) as src:
+            if src.driver != DRIVERS["tiff"]:
+                raise ValidationError({"raster_path": f"{file.name}: {refuse_format(src.driver)}"})
             if src.crs is None:
                 raise ValidationError({"raster_path": _("栅格文件没有坐标系：%(file)s") % {"file": file.name}})
             minx, miny, maxx, maxy = transform_bounds(src.crs, "EPSG:4490", *src.bounds, densify_pts=21)

@@ -15,6 +15,8 @@ Schema (every key optional):
     nodata               the no-data value
   (raster classes may use ranges as values, e.g. "15-25")
 
+The structure is the JSON Schema layers/schemas/style.schema.json (checked through layers.configschema); what a
+schema cannot say (unique class values, min ≤ max, min_scale ≤ max_scale) and the normalisation are code here.
 `normalise_style` returns a clean copy or raises `StyleError` whose message names the offending key
 (e.g. "classes[2].fill"). The admin, the API and the tileserver (mapfile CLASSes) all go through it.
 """
@@ -22,18 +24,20 @@ Schema (every key optional):
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-COLOR_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-ATTRIBUTE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SYMBOLS = ("circle", "square", "triangle", "star", "cross")
-STYLE_KEYS = {"fill", "stroke", "stroke_width", "opacity", "symbol", "size", "classify_by", "classes", "label",
-              "colormap", "min", "max", "nodata"}
-CLASS_KEYS = {"value", "label", "fill", "stroke", "stroke_width", "opacity", "symbol", "size"}
-LABEL_KEYS = {"attribute", "size", "color", "min_scale", "max_scale"}
+from .configschema import load_schema, schema_error
+
+SCHEMA_PATH = Path(__file__).with_name("schemas") / "style.schema.json"
+SCHEMA = load_schema(SCHEMA_PATH)
+# Read from the schema so that the schema stays the one place these rules are written.
+COLOR_RE = re.compile(SCHEMA["$defs"]["color"]["pattern"])
+SYMBOLS: tuple[str, ...] = tuple(SCHEMA["$defs"]["symbol"]["enum"])
+SYMBOLIZER_KEYS = ("fill", "stroke", "stroke_width", "opacity", "symbol", "size")
 
 
 class StyleError(ValueError):
@@ -44,7 +48,8 @@ class StyleError(ValueError):
         self.key = key
 
 
-def _color(key: str, value: Any) -> str:
+def normalise_color(value: Any, key: str = "color") -> str:
+    """`value` as "#rrggbb" (lower case); StyleError naming `key` when it is not a colour."""
     if not isinstance(value, str) or not COLOR_RE.match(value):
         raise StyleError(key, _("颜色必须是 #rrggbb 形式，得到 %(value)s") % {"value": repr(value)})
     value = value.lower()
@@ -53,62 +58,31 @@ def _color(key: str, value: Any) -> str:
     return value
 
 
-def _number(key: str, value: Any, *, minimum: float = 0, strict: bool = False) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise StyleError(key, _("必须是数字，得到 %(value)s") % {"value": repr(value)})
-    if value < minimum or (strict and value == minimum):
-        raise StyleError(key, (_("必须大于 %(minimum)s，得到 %(value)s") if strict else _("必须不小于 %(minimum)s，得到 %(value)s"))
-                         % {"minimum": minimum, "value": repr(value)})
-    return value
+def is_symbol(value: Any) -> bool:
+    """True when `value` names one of the point symbols every map server of ours defines (SYMBOLS)."""
+    return isinstance(value, str) and value in SYMBOLS
 
 
-def _opacity(key: str, value: Any) -> int:
-    value = _number(key, value)
-    if value > 100:
-        raise StyleError(key, _("不透明度取 0–100，得到 %(value)s") % {"value": repr(value)})
-    return int(round(value))
-
-
-def _attribute(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not ATTRIBUTE_RE.match(value):
-        raise StyleError(key, _("不是合法的属性名：%(value)s") % {"value": repr(value)})
-    return value
-
-
-def _unknown(prefix: str, doc: dict, allowed: set[str]) -> None:
-    extra = sorted(set(doc) - allowed)
-    if extra:
-        raise StyleError(f"{prefix}{extra[0]}", _('未知的样式键'))
-
-
-def _symbolizer(prefix: str, doc: dict) -> dict[str, Any]:
-    """The keys shared by the layer and its classes."""
-    out: dict[str, Any] = {}
-    for key in ("fill", "stroke"):
-        if key in doc and doc[key] is not None:
-            out[key] = _color(prefix + key, doc[key])
-    if doc.get("stroke_width") is not None:
-        out["stroke_width"] = _number(prefix + "stroke_width", doc["stroke_width"])
-    if doc.get("opacity") is not None:
-        out["opacity"] = _opacity(prefix + "opacity", doc["opacity"])
-    if doc.get("symbol") is not None:
-        if doc["symbol"] not in SYMBOLS:
-            raise StyleError(prefix + "symbol", _("符号取 %(symbols)s 之一，得到 %(value)s") % {"symbols": ", ".join(SYMBOLS), "value": repr(doc["symbol"])})
-        out["symbol"] = doc["symbol"]
-    if doc.get("size") is not None:
-        out["size"] = _number(prefix + "size", doc["size"], strict=True)
+def _without_unset(doc: Any) -> Any:
+    """`doc` without null keys (null means "unset"), and without an empty `label` or `classes`, as before."""
+    if not isinstance(doc, dict):
+        return doc
+    out = {k: v for k, v in doc.items() if v is not None and not (k in ("label", "classes") and not v)}
+    if isinstance(out.get("classes"), list):
+        out["classes"] = [_without_unset(c) for c in out["classes"]]
+    if isinstance(out.get("label"), dict):
+        out["label"] = _without_unset(out["label"])
     return out
 
 
-def _raster_keys(style: dict) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if style.get("colormap") is not None:
-        out["colormap"] = _attribute("colormap", style["colormap"])
-    for key in ("min", "max", "nodata"):
-        if style.get(key) is not None:
-            out[key] = _number(key, style[key], minimum=float("-inf"))
-    if "min" in out and "max" in out and out["min"] > out["max"]:
-        raise StyleError("min", _('不能大于 max'))
+def _symbolizer(doc: dict) -> dict[str, Any]:
+    """The keys shared by the layer and its classes, normalised (colours lower-case #rrggbb, opacity integer)."""
+    out = {k: doc[k] for k in SYMBOLIZER_KEYS if k in doc}
+    for key in ("fill", "stroke"):
+        if key in out:
+            out[key] = normalise_color(out[key], key)
+    if "opacity" in out:
+        out["opacity"] = int(round(out["opacity"]))
     return out
 
 
@@ -119,50 +93,28 @@ def normalise_style(style: Any) -> dict[str, Any]:
     """
     if style in (None, ""):
         return {}
-    if not isinstance(style, dict):
-        raise StyleError("style", _('样式必须是 JSON 对象'))
-    _unknown("", style, STYLE_KEYS)
-    out = _symbolizer("", style)
-    out.update(_raster_keys(style))
-    raster = any(k in out for k in ("colormap", "min", "max", "nodata"))
-    if style.get("classify_by") is not None:
-        out["classify_by"] = _attribute("classify_by", style["classify_by"])
-    classes = style.get("classes")
-    if classes:
-        if not isinstance(classes, list):
-            raise StyleError("classes", _('必须是列表'))
-        if "classify_by" not in out and not raster:
-            raise StyleError("classify_by", _('给出 classes 时必须指定分类属性'))
+    style = _without_unset(style)
+    error = schema_error(style, SCHEMA, root="style", translate=_)
+    if error:
+        raise StyleError(*error)
+    out = _symbolizer(style)
+    out.update({k: style[k] for k in ("colormap", "min", "max", "nodata", "classify_by") if k in style})
+    if "min" in out and "max" in out and out["min"] > out["max"]:
+        raise StyleError("min", _('不能大于 max'))
+    if "classes" in style:
         out["classes"] = []
         seen: set[str] = set()
-        for i, cls in enumerate(classes):
-            prefix = f"classes[{i}]."
-            if not isinstance(cls, dict):
-                raise StyleError(f"classes[{i}]", _('必须是 JSON 对象'))
-            _unknown(prefix, cls, CLASS_KEYS)
-            if cls.get("value") is None or isinstance(cls["value"], (dict, list)):
-                raise StyleError(prefix + "value", _('必须给出分类值（字符串或数字）'))
+        for i, cls in enumerate(style["classes"]):
+            # Values are compared as text: 701 and "701" are the same class in MapServer's expression.
             value = str(cls["value"])
             if value in seen:
-                raise StyleError(prefix + "value", _("分类值重复：%(value)s") % {"value": value})
+                raise StyleError(f"classes[{i}].value", _("分类值重复：%(value)s") % {"value": value})
             seen.add(value)
-            label = cls.get("label", value)
-            if not isinstance(label, str):
-                raise StyleError(prefix + "label", _('必须是字符串'))
-            out["classes"].append({"value": value, "label": label or value, **_symbolizer(prefix, cls)})
-    label = style.get("label")
-    if label:
-        if not isinstance(label, dict):
-            raise StyleError("label", _('必须是 JSON 对象'))
-        _unknown("label.", label, LABEL_KEYS)
-        lab: dict[str, Any] = {"attribute": _attribute("label.attribute", label.get("attribute"))}
-        if label.get("size") is not None:
-            lab["size"] = _number("label.size", label["size"], strict=True)
-        if label.get("color") is not None:
-            lab["color"] = _color("label.color", label["color"])
-        for key in ("min_scale", "max_scale"):
-            if label.get(key) is not None:
-                lab[key] = _number(f"label.{key}", label[key])
+            out["classes"].append({"value": value, "label": cls.get("label") or value, **_symbolizer(cls)})
+    if "label" in style:
+        lab = dict(style["label"])
+        if "color" in lab:
+            lab["color"] = normalise_color(lab["color"], "label.color")
         if lab.get("max_scale") and lab.get("min_scale", 0) > lab["max_scale"]:
             raise StyleError("label.min_scale", _('不能大于 max_scale'))
         out["label"] = lab

@@ -48,3 +48,23 @@ def user_factory(db):
         return user
 
     return make
+
+
+@pytest.fixture
+def reported_case(db):
+    """An inspector's report (state `reported`) in the demo city, which the demo operator may accept.
+
+    Made by the test (rolled back after it): which states the small demo history leaves open depends on the
+    day and hour it was built, so no test relies on finding one.
+    """
+    from django.contrib.gis.geos import Point
+
+    from city_gis.accounts.models import User
+    from city_gis.cases.services import create_case
+    from city_gis.grid.models import Cell
+
+    spot = Cell.objects.filter(valid_to__isnull=True).order_by("code").first().geom.point_on_surface
+    case = create_case(source="inspector", category_code="0201", location=Point(spot.x, spot.y, srid=4490),
+                       description="监督员上报：人行道上堆放杂物", reporter=User.objects.get(username="inspector1"))
+    assert case.state == "reported"
+    return case

@@ -14,7 +14,6 @@ import hmac
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
@@ -25,6 +24,7 @@ from layers.access import visible_layers
 from layers.models import Classification, Layer, Theme
 
 from .mapproxy_conf import BASEMAP
+from .params import parse_ogc_query
 
 ROOT_LAYER = "citygis"
 # Group layers (the root and one per theme) are always listed; MapProxy filters their children.
@@ -40,15 +40,15 @@ class AuthenticationFailed(Exception):
 
 
 def _token_user(key: str):
-    from rest_framework.authtoken.models import Token
+    """The user of an API token, by the one expiry rule of city_gis.security.tokens."""
+    from rest_framework.exceptions import AuthenticationFailed as DRFAuthenticationFailed
+
+    from city_gis.security.tokens import token_user
 
     try:
-        token = Token.objects.select_related("user").get(key=key)
-    except (Token.DoesNotExist, ValueError):
-        raise AuthenticationFailed("invalid token") from None
-    if not token.user.is_active:
-        raise AuthenticationFailed("inactive user")
-    return token.user
+        return token_user(key)
+    except DRFAuthenticationFailed as exc:
+        raise AuthenticationFailed(str(exc.detail)) from None
 
 
 def request_user(request: HttpRequest):
@@ -115,7 +115,10 @@ def _explicit_layers(service: str, layers: list[str], environ: dict[str, Any], q
     """Layers the client named itself (as opposed to capabilities listings and group expansion)."""
     if service in ("tms", "wmts", "wmts.featureinfo"):
         return list(layers) if query_extent is not None else []
-    params = {k.lower(): v for k, v in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)}
+    # The parse views.serve_ogc checked (duplicates refused), else the same parser on the same string.
+    params = environ.get("citygis.params")
+    if params is None:
+        params = parse_ogc_query(environ.get("QUERY_STRING", ""))
     key = "query_layers" if service == "wms.featureinfo" else "layers"
     return [n for n in params.get(key, "").split(",") if n]
 

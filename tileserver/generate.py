@@ -6,6 +6,7 @@ mtime changes, and by then everything it refers to is in place.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -14,10 +15,10 @@ import yaml
 from django.conf import settings
 from django.db import connection
 
-from .mapfile import build_mapfile, build_mapserver_config, fontset
-from .mapproxy_conf import BASEMAP, GRIDS, build_mapproxy_conf
+from .mapfile import WFS_TYPES_NAME, build_mapfile, build_mapserver_config, fontset, wfs_feature_types
+from .mapproxy_conf import BASEMAP, GRIDS, build_mapproxy_conf, in_basemap
 from .paths import ConfigPaths, config_paths
-from .specs import all_layer_specs
+from .specs import BBox, LayerSpec, all_layer_specs
 
 
 def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
@@ -40,7 +41,7 @@ def nginx_snippet(specs, paths: ConfigPaths) -> str:
     """nginx `location` serving cached tiles of *public* layers straight from the cache directory (misses and
     every other layer go to the application, which checks access). Include it in the server block."""
     names = [s.name for s in specs if s.classification == "public" and s.cacheable]
-    if any(s.theme == "base" and s.classification == "public" and s.kind == "vector" for s in specs):
+    if any(in_basemap(s) for s in specs):
         names.append(BASEMAP)
     if not names:
         return "# no public cached layers\n"
@@ -54,6 +55,22 @@ def nginx_snippet(specs, paths: ConfigPaths) -> str:
         "    add_header Cache-Control \"public, max-age=3600\";\n"
         "}\n"
     )
+
+
+def coverages(specs: list[LayerSpec]) -> dict[str, list[float]]:
+    """{layer: advertised extent} as generated: signals.py regenerates when a layer's data outgrows it."""
+    return {s.name: list(s.coverage) for s in specs}
+
+
+def generated_coverage(layer_name: str, paths: ConfigPaths | None = None) -> BBox | None:
+    """The extent the current configuration advertises (and limits MapProxy's requests to) for `layer_name`;
+    None when the layer is not in it or the configuration is missing."""
+    paths = paths or config_paths()
+    try:
+        bbox = json.loads(paths.coverages.read_text(encoding="utf-8")).get(layer_name)
+    except (OSError, ValueError):
+        return None
+    return tuple(bbox) if isinstance(bbox, list) and len(bbox) == 4 else None
 
 
 def database_label() -> str:
@@ -72,11 +89,13 @@ def generate_all(paths: ConfigPaths | None = None, *, caches_enabled: bool = Tru
     write_atomic(paths.mapserver_config, build_mapserver_config(paths))
     # The mapfile holds the database password (when there is one): owner and group only.
     write_atomic(paths.mapfile, mapfile, mode=0o640)
+    write_atomic(paths.mapfile_dir / WFS_TYPES_NAME, json.dumps(wfs_feature_types(specs)) + "\n")
     paths.cache_dir.mkdir(parents=True, exist_ok=True)
     conf = build_mapproxy_conf(specs, paths, demo=not getattr(settings, "PRODUCTION", False),
                                caches_enabled=caches_enabled)
     write_atomic(paths.mapproxy_dir / NGINX_SNIPPET_NAME, nginx_snippet(specs, paths))
     write_atomic(paths.stamp, database_label() + "\n")
+    write_atomic(paths.coverages, json.dumps(coverages(specs), indent=0) + "\n")
     write_atomic(paths.mapproxy_yaml, yaml.safe_dump(conf, allow_unicode=True, sort_keys=False))
     return paths
 

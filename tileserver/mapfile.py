@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
+from city_gis.text_limits import xml_text
+from layers.style import SYMBOLS, StyleError, is_symbol, normalise_color
+
 from .paths import MAP_ALIAS, ConfigPaths
-from .specs import LayerSpec
+from .specs import CITY_EXTENT, LayerSpec
+
+__all__ = ["CITY_EXTENT", "MAX_SIZE", "WFS_ONLINE_PLACEHOLDER", "WFS_TYPES_NAME", "build_mapfile",
+           "build_mapserver_config", "fontset", "q", "wfs_feature_types", "wfs_max_features"]
 
 FONT_FILE = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 FONT_NAME = "noto-cjk"
 PROJ_DATA = "/usr/share/proj"
-# The Liupanshui prefecture with a margin (EPSG:4490 lon/lat); the map's default extent only.
-CITY_EXTENT = (104.3, 25.2, 105.7, 26.9)
 MAX_SIZE = 4096
-_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
-_SYMBOLS = {"circle", "square", "triangle", "star", "cross"}
+# Control characters end a MapServer string or reach its XML/HTML outputs: flattened to a space.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# The point symbols layers.style allows (SYMBOLS), as MapServer draws them.
+SYMBOL_DEFS = {
+    "circle": "TYPE ELLIPSE FILLED TRUE POINTS 1 1 END",
+    "square": "TYPE VECTOR FILLED TRUE POINTS 0 0 0 1 1 1 1 0 0 0 END",
+    "triangle": "TYPE VECTOR FILLED TRUE POINTS 0 1 0.5 0 1 1 0 1 END",
+    "cross": "TYPE VECTOR POINTS 0 0.5 1 0.5 -99 -99 0.5 0 0.5 1 END",
+    "star": "TYPE VECTOR FILLED TRUE POINTS 0 0.375 0.35 0.375 0.5 0 0.65 0.375 1 0.375 0.75 0.625"
+            " 0.875 1 0.5 0.75 0.125 1 0.25 0.625 0 0.375 END",
+}
 # Colour ramps for raster `colormap` (stops spread evenly over min..max).
 RAMPS = {
     "terrain": ["#1a9850", "#a6d96a", "#fee08b", "#d8b365", "#8c510a", "#f5f5f5"],
@@ -30,16 +44,45 @@ RAMPS = {
 # keeps `init=epsg:4490` so MapServer knows its native CRS by code.
 LAYER_PROJ = "+proj=longlat +ellps=GRS80 +no_defs +type=crs"
 GEOMETRY_TO_MS = {"POINT": "POINT", "LINESTRING": "LINE", "POLYGON": "POLYGON", "RASTER": "RASTER"}
+# PostGIS geometry types as MapServer's `gml_<geometry>_type` (DescribeFeatureType, and GML writes e.g.
+# MultiSurface even for one-part shapes so every feature of a layer has the declared type).
+GML_GEOMETRY_TYPES = {"POINT": "point", "MULTIPOINT": "multipoint", "LINESTRING": "line",
+                      "MULTILINESTRING": "multiline", "POLYGON": "polygon", "MULTIPOLYGON": "multipolygon"}
+# The mapfile cannot know the host a client reached us by: MapServer writes this URL into its WFS documents
+# and tileserver/wfs.py replaces it with the request's own `/ows?` URL (never a `map=` path).
+WFS_ONLINE_PLACEHOLDER = "http://citygis-wfs.invalid/ows?"
+# WFS output formats (OUTPUTFORMAT names below) besides MapServer's built-in GML 2/3/3.2.
+WFS_FORMATS = "geojson"
+# Beside the mapfile: the names of its WFS feature types (tileserver/wfs.py tells unknown from forbidden).
+WFS_TYPES_NAME = "wfs-featuretypes.json"
+
+
+def wfs_max_features() -> int:
+    """Hard page size of WFS GetFeature (setting CITYGIS_WFS_MAX_FEATURES): the mapfile's `wfs_maxfeatures`
+    and the cap tileserver/wfs.py puts on COUNT/MAXFEATURES."""
+    return max(1, int(getattr(settings, "CITYGIS_WFS_MAX_FEATURES", 10000)))
+
+
+def wfs_feature_types(specs: list[LayerSpec]) -> list[str]:
+    """The layers the mapfile publishes as WFS feature types: every vector layer."""
+    return [s.name for s in specs if s.kind == "vector"]
 
 
 def q(value: Any) -> str:
-    """A MapServer double-quoted string (quotes escaped, newlines flattened)."""
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ").replace("\n", " ")
+    """A MapServer double-quoted string: what XML 1.0 forbids removed, control characters (newlines
+    included) flattened to a space, backslash and double quote escaped. MapServer XML-escapes the text it
+    writes into its own documents, so nothing else is escaped here (escaping it twice would show `&amp;`)."""
+    text = _CONTROL.sub(" ", xml_text(value))
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
 
 
 def color(value: Any, default: str) -> str:
-    return q(value if isinstance(value, str) and _HEX.match(value) else default)
+    """A quoted "#rrggbb" colour: `value` when layers.style accepts it, else `default`."""
+    try:
+        return q(normalise_color(value))
+    except StyleError:
+        return q(default)
 
 
 def number(value: Any, default: float, lo: float = 0, hi: float = 1000) -> float:
@@ -66,7 +109,7 @@ def _style_block(spec: LayerSpec, st: dict[str, Any]) -> list[str]:
     width = number(st.get("stroke_width"), 1.0, 0, 50)
     opacity = int(number(st.get("opacity"), 100, 0, 100))
     if geom == "POINT":
-        symbol = st.get("symbol") if st.get("symbol") in _SYMBOLS else "circle"
+        symbol = st["symbol"] if is_symbol(st.get("symbol")) else "circle"
         size = number(st.get("size"), 8, 1, 64)
         return ["STYLE", f'SYMBOL "{symbol}"', f"SIZE {size}", f"COLOR {fill}", f"OUTLINECOLOR {stroke}",
                 f"WIDTH {width}", f"OPACITY {opacity}", "END"]
@@ -153,16 +196,36 @@ def _metadata(spec: LayerSpec, srs: str) -> list[str]:
         "gml_featureid": spec.id_column,
         "wms_getfeatureinfo_formatlist": "application/json,text/html,text/plain,application/vnd.ogc.gml",
     }
-    if spec.extent:
-        md["wms_extent"] = " ".join(f"{v:.7f}" for v in spec.extent)
+    md["wms_extent"] = " ".join(f"{v:.7f}" for v in spec.coverage)
+    if spec.kind == "vector":  # raster layers are not WFS feature types
+        md.update({
+            "wfs_title": spec.title,
+            "wfs_abstract": spec.abstract,
+            "wfs_keywordlist": md["wms_keywordlist"],
+            "wfs_srs": srs,
+            "wfs_extent": md["wms_extent"],
+            "wfs_enable_request": "*",
+            "wfs_getfeature_formatlist": WFS_FORMATS,
+            # Attribute types from PostGIS (not all strings) in DescribeFeatureType and GML.
+            "gml_types": "auto",
+            "gml_geometries": spec.geom_column,
+        })
+        if spec.geometry_subtype in GML_GEOMETRY_TYPES:
+            md[f"gml_{spec.geom_column}_type"] = GML_GEOMETRY_TYPES[spec.geometry_subtype]
+    else:
+        md["wfs_enable_request"] = "!*"
     return ["METADATA", *[f"{q(k)} {q(v)}" for k, v in md.items()], "END"]
 
 
 def html_template(spec: LayerSpec) -> str:
-    rows = "".join(f"<tr><th>{a}</th><td>[{a}]</td></tr>" for a in spec.attributes if a != "id")
-    # [id] would be MapServer's session id, so the id column is reached through [item name=…].
-    rows = f'<tr><th>{spec.id_column}</th><td>[item name="{spec.id_column}"]</td></tr>' + rows
-    return f"<!-- MapServer Template -->\n<table class=\"featureinfo\" data-layer=\"{spec.name}\">{rows}</table>\n"
+    """The GetFeatureInfo text/html template. Every value goes through `[item … escape="html"]`: attribute
+    values are any department's data and must not become markup in our origin."""
+    e = html.escape
+    # [id] would be MapServer's session id, so every column is reached through [item name=…].
+    columns = [spec.id_column] + [a for a in spec.attributes if a not in ("id", spec.id_column)]
+    rows = "".join(f'<tr><th>{e(a)}</th><td>[item name="{e(a)}" escape="html"]</td></tr>' for a in columns)
+    return (f"<!-- MapServer Template -->\n<table class=\"featureinfo\" data-layer=\"{e(spec.name)}\">{rows}"
+            "</table>\n")
 
 
 def layer_block(spec: LayerSpec, conn: str, srs: str, template_dir: Path) -> list[str]:
@@ -192,16 +255,20 @@ def build_mapfile(specs: list[LayerSpec], paths: ConfigPaths, db: dict[str, Any]
         'OUTPUTFORMAT NAME "jpeg" DRIVER "AGG/JPEG" MIMETYPE "image/jpeg" IMAGEMODE RGB EXTENSION "jpg" END',
         'OUTPUTFORMAT NAME "geojson" DRIVER "OGR/GEOJSON" MIMETYPE "application/json"'
         ' FORMATOPTION "STORAGE=memory" FORMATOPTION "FORM=SIMPLE" END',
-        'SYMBOL NAME "circle" TYPE ELLIPSE FILLED TRUE POINTS 1 1 END END',
-        'SYMBOL NAME "square" TYPE VECTOR FILLED TRUE POINTS 0 0 0 1 1 1 1 0 0 0 END END',
-        'SYMBOL NAME "triangle" TYPE VECTOR FILLED TRUE POINTS 0 1 0.5 0 1 1 0 1 END END',
-        'SYMBOL NAME "cross" TYPE VECTOR POINTS 0 0.5 1 0.5 -99 -99 0.5 0 0.5 1 END END',
-        'SYMBOL NAME "star" TYPE VECTOR FILLED TRUE POINTS 0 0.375 0.35 0.375 0.5 0 0.65 0.375 1 0.375 0.75 0.625'
-        ' 0.875 1 0.5 0.75 0.125 1 0.25 0.625 0 0.375 END END',
+        *[f"SYMBOL NAME {q(name)} {SYMBOL_DEFS[name]} END" for name in SYMBOLS],
+        # Legend labels are class names (Chinese): MapServer's default bitmap font has no CJK glyphs.
+        "LEGEND", "KEYSIZE 18 12", "LABEL", f"FONT {q(FONT_NAME)}", "SIZE 9", "COLOR 0 0 0", "END", "END",
         "WEB", "METADATA",
         f'"wms_title" {q("六盘水城市一张图")}', f'"wms_srs" {q(srs)}', '"wms_enable_request" "*"',
         '"wms_feature_info_mime_type" "text/html"',
         '"wms_getfeatureinfo_formatlist" "application/json,text/html,text/plain,application/vnd.ogc.gml"',
+        f'"wfs_title" {q("六盘水城市一张图 WFS")}', f'"wfs_srs" {q(srs)}', '"wfs_enable_request" "*"',
+        f'"wfs_onlineresource" {q(WFS_ONLINE_PLACEHOLDER)}', f'"wfs_maxfeatures" "{wfs_max_features()}"',
+        # numberMatched in every page (one count query): clients page with it.
+        '"wfs_compute_number_matched" "true"', '"wfs_namespace_prefix" "ms"',
+        f'"wfs_accessconstraints" {q("依据图层密级授权访问")}',
+        f'"wfs_abstract" {q("六盘水市城市一张图矢量要素服务（CGCS2000）")}',
+        f'"wfs_contactorganization" {q("六盘水市城市管理局")}', '"wfs_fees" "none"',
         "END", "END",
     ]
     templates = {}

@@ -2,20 +2,30 @@
 
 Layer tree: one group per theme holding `<theme>.<name>` layers; each layer has a `mapserver` source; cacheable
 layers get a file cache (tms layout) on the `webmercator` and `cgcs2000` grids; `base.basemap` composites the
-base layers into one cached tile layer (the web base map).
+base layers of the base-map departments into one cached tile layer (the web base map, see `in_basemap`).
+
+Every source has a `coverage`: the layer's data extent (specs.advertised_extent). MapProxy advertises it as the
+layer's extent in every CRS of its capabilities and requests nothing from MapServer outside it.
+
+Text: MapProxy's capabilities templates (tempita, not HTMLTemplate) insert titles, abstracts and keywords into
+XML as they are, so every text we give MapProxy is XML-escaped here, once (`xml_escaped`).
 """
 
 from __future__ import annotations
 
 from typing import Any
+from xml.sax.saxutils import escape
 
 from django.conf import settings
 
+from city_gis.text_limits import xml_text
+from layers.access import basemap_departments
 from layers.models import Theme
 
+from .limits import mapserver_options
 from .mapfile import MAX_SIZE
 from .paths import ConfigPaths
-from .specs import LayerSpec
+from .specs import BBox, LayerSpec, union_extent
 
 GRIDS = {
     "webmercator": {"base": "GLOBAL_WEBMERCATOR", "num_levels": 20},
@@ -27,6 +37,31 @@ GRIDS = {
 }
 BASEMAP = "base.basemap"
 IMAGE_FORMATS = ["image/png", "image/jpeg"]
+COVERAGE_SRS = "EPSG:4490"
+# Also for attribute values (TMS writes titles into `title="…"`).
+_XML_ATTRIBUTE_ENTITIES = {'"': "&quot;", "'": "&apos;"}
+
+
+def xml_escaped(value: Any) -> str:
+    """`value` as XML character data or attribute value: characters XML 1.0 forbids removed, markup escaped."""
+    return escape(xml_text(value), _XML_ATTRIBUTE_ENTITIES)
+
+
+def in_basemap(spec: LayerSpec) -> bool:
+    """The one rule of what `base.basemap` draws for everyone: public vector layers of the base theme owned by
+    a base-map department (layers.access.basemap_departments, setting CITYGIS_BASEMAP_DEPARTMENTS). Other
+    departments' base layers are published as layers of their own but never drawn into the shared map."""
+    return (spec.theme == Theme.BASE and spec.kind == "vector" and spec.classification == "public"
+            and spec.owner in basemap_departments())
+
+
+def coverage(bbox: BBox) -> dict[str, Any]:
+    return {"bbox": list(bbox), "srs": COVERAGE_SRS}
+
+
+def file_cache(bbox: BBox) -> dict[str, Any]:
+    """A tile cache on disk that stores tiles only where they intersect `bbox` (outside: blank, not stored)."""
+    return {"type": "file", "directory_layout": "tms", "use_grid_names": True, "coverage": coverage(bbox)}
 
 
 def source_name(layer_name: str) -> str:
@@ -46,8 +81,7 @@ def _source(layers: list[str], paths: ConfigPaths, raster: bool = False) -> dict
         "supported_srs": list(settings.CITYGIS_OGC_SRS),
         "supported_formats": ["image/png"],
         "wms_opts": {"version": "1.1.1", "featureinfo": not raster, "legendgraphic": True},
-        "mapserver": {"binary": "/usr/bin/mapserv", "working_dir": str(paths.mapfile_dir)},
-        "coverage": None,
+        "mapserver": mapserver_options(paths.mapfile_dir),
     }
 
 
@@ -61,39 +95,43 @@ def build_mapproxy_conf(
     groups: dict[str, list[dict[str, Any]]] = {t: [] for t in Theme.values}
     for spec in specs:
         src = _source([spec.name], paths, raster=spec.kind == "raster")
-        src.pop("coverage")
+        src["coverage"] = coverage(spec.coverage)
         sources[source_name(spec.name)] = src
         layer: dict[str, Any] = {
             "name": spec.name,
-            "title": spec.title,
-            "md": {"abstract": spec.abstract, "keyword_list": [{"keywords": spec.keywords + [spec.theme]}]},
+            "title": xml_escaped(spec.title),
+            "md": {"abstract": xml_escaped(spec.abstract),
+                   "keyword_list": [{"keywords": [xml_escaped(k) for k in spec.keywords + [spec.theme]]}]},
         }
         if spec.cacheable and caches_enabled:
             caches[cache_name(spec.name)] = {
                 "grids": list(GRIDS), "sources": [source_name(spec.name)], "format": "image/png",
-                "cache": {"type": "file", "directory_layout": "tms", "use_grid_names": True}, "meta_size": [2, 2], "meta_buffer": 32,
+                "cache": file_cache(spec.coverage), "meta_size": [2, 2], "meta_buffer": 32,
             }
             layer["sources"] = [cache_name(spec.name)]
         else:
             layer["sources"] = [source_name(spec.name)]
         groups[spec.theme].append(layer)
-    # Public base layers only: the base map is shown to everyone (see auth.py).
-    base_layers = [s.name for s in specs if s.theme == "base" and s.kind == "vector" and s.classification == "public"]
+    # The base map is shown to everyone (see auth.py): public layers of the base-map departments only.
+    base_specs = [s for s in specs if in_basemap(s)]
+    base_layers = [s.name for s in base_specs]
     if base_layers and caches_enabled:
         # One MapServer request draws every base layer with its labels: labels are placed across layers.
         src = _source(base_layers, paths)
-        src.pop("coverage")
+        base_coverage = union_extent([s.coverage for s in base_specs])
+        src["coverage"] = coverage(base_coverage)
         src["wms_opts"]["featureinfo"] = False
         src["req"]["transparent"] = False
         sources[source_name(BASEMAP)] = src
         caches[cache_name(BASEMAP)] = {
             "grids": list(GRIDS), "sources": [source_name(BASEMAP)], "format": "image/png",
-            "cache": {"type": "file", "directory_layout": "tms", "use_grid_names": True}, "meta_size": [2, 2], "meta_buffer": 64,
+            "cache": file_cache(base_coverage), "meta_size": [2, 2], "meta_buffer": 64,
         }
-        groups["base"].insert(0, {"name": BASEMAP, "title": "底图", "sources": [cache_name(BASEMAP)]})
+        groups["base"].insert(0, {"name": BASEMAP, "title": xml_escaped("底图"), "sources": [cache_name(BASEMAP)]})
     theme_labels = dict(Theme.choices)
+    # Group layers: MapProxy advertises the union of their children's extents.
     tree = [
-        {"name": theme, "title": str(theme_labels[theme]), "layers": layers}
+        {"name": theme, "title": xml_escaped(theme_labels[theme]), "layers": layers}
         for theme, layers in groups.items() if layers
     ]
     services: dict[str, Any] = {
@@ -125,7 +163,7 @@ def build_mapproxy_conf(
             "cache": {"base_dir": str(paths.cache_dir), "lock_dir": str(paths.cache_dir / "locks"),
                       "meta_size": [2, 2]},
             "image": {"resampling_method": "bilinear", "paletted": False},
-            "mapserver": {"binary": "/usr/bin/mapserv", "working_dir": str(paths.mapfile_dir)},
+            "mapserver": mapserver_options(paths.mapfile_dir),
         },
         "services": services,
         "grids": GRIDS,

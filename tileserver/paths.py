@@ -13,6 +13,7 @@ MAP_ALIAS = "CITYGIS"
 MAPSERVER_CONFIG_NAME = "mapserver.conf"
 MAPPROXY_YAML_NAME = "mapproxy.yaml"
 STAMP_NAME = "generated-for.txt"
+COVERAGES_NAME = "coverages.json"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,11 @@ class ConfigPaths:
     def stamp(self) -> Path:
         """Records the database the configuration was generated for (guards automatic regeneration)."""
         return self.mapproxy_dir / STAMP_NAME
+
+    @property
+    def coverages(self) -> Path:
+        """The advertised extent of each layer as generated (see generate.coverages)."""
+        return self.mapproxy_dir / COVERAGES_NAME
 
 
 _resolved: dict[tuple, ConfigPaths] = {}

@@ -13,9 +13,19 @@ _lock = threading.Lock()
 _apps: dict[str, tuple[float, Any]] = {}
 
 
+_yaml_of: tuple[object, str] | None = None
+
+
 def current_yaml_mtime() -> float:
+    """mtime of the generated MapProxy YAML (0.0 when missing). Several times per tile request: the path string
+    is kept per ConfigPaths (memoised by paths.config_paths), so only the stat remains."""
+    global _yaml_of
+    paths = config_paths()
+    known = _yaml_of
+    if known is None or known[0] is not paths:
+        known = _yaml_of = (paths, str(paths.mapproxy_yaml))
     try:
-        return os.stat(config_paths().mapproxy_yaml).st_mtime
+        return os.stat(known[1]).st_mtime
     except OSError:
         return 0.0
 

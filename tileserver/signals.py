@@ -1,5 +1,7 @@
 """Keeping the published services in step with the registry: regenerate the configuration when layers are
-added, restyled or removed; remove cached tiles covering changed features.
+added, restyled or removed, or when a layer's data outgrows the extent the configuration advertises (MapProxy
+requests nothing outside it, so new features there would not be drawn); remove cached tiles covering changed
+features.
 
 Only acts on a configuration generated for the current database (see generate.generated_for_this_database),
 so another database's process (a test run) never touches the served files.
@@ -17,7 +19,8 @@ from layers.models import Layer
 from layers.signals import layer_changed
 
 from . import cache
-from .generate import generate_all, generated_for_this_database
+from .generate import generate_all, generated_coverage, generated_for_this_database
+from .specs import contains
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +32,25 @@ def regenerate_if_ours() -> bool:
     return True
 
 
+def outgrown(layer: Layer, changed: tuple[float, float, float, float] | None = None) -> bool:
+    """True when `layer`'s data extent (as last refreshed) or the box of its `changed` features is no longer
+    inside the coverage the configuration was generated with."""
+    covered = generated_coverage(layer.name)
+    if covered is None:  # not in the configuration (yet): the post_save regeneration publishes it
+        return False
+    return any(box is not None and not contains(covered, box) for box in (layer.bbox, changed))
+
+
 @receiver(layer_changed)
 def on_layer_changed(sender, layer: Layer, what: str, bbox=None, **kwargs) -> None:
     # Registration, restyling and removal always save or delete the Layer row: the post_save/post_delete
-    # receiver below regenerates for those, so only feature changes are handled here (no double generation).
-    if what != "features" or not generated_for_this_database():
+    # receiver below regenerates for those. Here: the extent (refreshed after the save) and features.
+    if not generated_for_this_database():
+        return
+    if outgrown(layer, tuple(bbox) if bbox else None):
+        log.info("tileserver: %s outgrew its advertised extent, configuration regenerated", layer.name)
+        generate_all()
+    if what != "features":
         return
     n = cache.invalidate(layer.name, tuple(bbox) if bbox else None)
     log.info("tileserver: %s changed in %s, %s cached tiles removed", layer.name, bbox, n)

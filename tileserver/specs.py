@@ -7,16 +7,30 @@ Read once per generation from the registry and PostGIS' catalog; layers whose ta
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
+
 from layers.models import Layer
 from layers.registry import table_columns
+from layers.style import StyleError, normalise_style
 
 log = logging.getLogger(__name__)
 
 # Types MapServer's PostGIS driver does not map to attributes: published as text.
 _TEXT_CAST_TYPES = {"json", "jsonb", "ARRAY", "USER-DEFINED", "interval", "bytea"}
+
+BBox = tuple[float, float, float, float]
+# The Liupanshui prefecture with a margin (EPSG:4490 lon/lat): the map's default extent and the advertised
+# extent of layers that have no data (yet).
+CITY_EXTENT: BBox = (104.3, 25.2, 105.7, 26.9)
+# Advertised extents (capabilities, MapProxy coverage) are the data extent grown by this much on every side:
+# MapProxy requests no tile outside the coverage, so symbols and labels of features at the edge need room.
+# Growth beyond it regenerates the configuration (signals.py).
+EXTENT_MARGIN_DEG = 0.005
+EXTENT_MARGIN_RATIO = 0.05
 
 
 @dataclass
@@ -36,9 +50,49 @@ class LayerSpec:
     id_column: str = "id"
     geom_column: str = "geom"
     raster_path: str = ""
-    extent: tuple[float, float, float, float] | None = None
+    extent: BBox | None = None  # of the data, EPSG:4490 lon/lat; None when the layer has none
     min_zoom: int = 0
     max_zoom: int = 19
+    owner: str = ""  # the owner department's code
+    geometry_subtype: str = ""  # vector: PostGIS' type of the geometry column (MULTIPOLYGON, POINT…), "" if generic
+
+    @property
+    def coverage(self) -> BBox:
+        """The extent to advertise and to limit source requests to (EPSG:4490 lon/lat)."""
+        return advertised_extent(self.extent)
+
+
+def _valid(bbox: Any) -> bool:
+    try:
+        minx, miny, maxx, maxy = (float(v) for v in bbox)
+    except (TypeError, ValueError):
+        return False
+    return all(math.isfinite(v) for v in (minx, miny, maxx, maxy)) and minx <= maxx and miny <= maxy
+
+
+def advertised_extent(extent: BBox | None) -> BBox:
+    """`extent` grown by the margin and clipped to lon/lat limits; the city's extent when unknown or invalid."""
+    if extent is None or not _valid(extent):
+        return CITY_EXTENT
+    minx, miny, maxx, maxy = (float(v) for v in extent)
+    dx = max(EXTENT_MARGIN_DEG, (maxx - minx) * EXTENT_MARGIN_RATIO)
+    dy = max(EXTENT_MARGIN_DEG, (maxy - miny) * EXTENT_MARGIN_RATIO)
+    # Rounded outwards to 1e-7° (1 cm): short in the YAML, still holding every feature.
+    return (math.floor(max(minx - dx, -180.0) * 1e7) / 1e7, math.floor(max(miny - dy, -90.0) * 1e7) / 1e7,
+            math.ceil(min(maxx + dx, 180.0) * 1e7) / 1e7, math.ceil(min(maxy + dy, 90.0) * 1e7) / 1e7)
+
+
+def union_extent(extents: list[BBox]) -> BBox:
+    """The smallest box holding every box of `extents` (the city's extent for none)."""
+    if not extents:
+        return CITY_EXTENT
+    return (min(e[0] for e in extents), min(e[1] for e in extents),
+            max(e[2] for e in extents), max(e[3] for e in extents))
+
+
+def contains(outer: BBox, inner: BBox) -> bool:
+    """True when box `inner` lies inside box `outer`."""
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
 
 
 def _vector_spec(layer: Layer, spec: LayerSpec) -> LayerSpec | None:
@@ -67,18 +121,25 @@ def _vector_spec(layer: Layer, spec: LayerSpec) -> LayerSpec | None:
     if layer.source_filter:
         sql += f" where ({layer.source_filter})"
     spec.attributes, spec.select_sql = attrs, sql
+    spec.geometry_subtype = _geometry_subtype(layer.source_table, layer.geom_column)
     spec.id_column, spec.geom_column = layer.id_column, layer.geom_column
     return spec
+
+
+def _geometry_subtype(table: str, column: str) -> str:
+    """PostGIS' declared type of `table.column` (geometry_columns), "" when generic or unknown."""
+    schema, _dot, name = table.rpartition(".")
+    with connection.cursor() as cur:
+        cur.execute("SELECT type FROM geometry_columns WHERE f_table_schema = %s AND f_table_name = %s"
+                    " AND f_geometry_column = %s", [schema or "public", name, column])
+        row = cur.fetchone()
+    return "" if row is None or row[0] == "GEOMETRY" else str(row[0]).upper()
 
 
 def clean_style(layer: Layer) -> dict[str, Any]:
     """The layer's style normalised by layers.style; an invalid style falls back to defaults (logged), so one
     bad document cannot unpublish the layer."""
     raw = layer.style if isinstance(layer.style, dict) else {}
-    try:
-        from layers.style import StyleError, normalise_style
-    except ImportError:  # older registry without the validator: the mapfile writer checks each value itself
-        return raw
     try:
         return normalise_style(raw)
     except StyleError as exc:
@@ -103,6 +164,7 @@ def layer_spec(layer: Layer) -> LayerSpec | None:
         extent=layer.bbox,
         min_zoom=layer.min_zoom,
         max_zoom=layer.max_zoom,
+        owner=layer.owner.code,
     )
     if layer.kind == "raster":
         if not layer.raster_path:
@@ -117,7 +179,7 @@ def layer_spec(layer: Layer) -> LayerSpec | None:
 def all_layer_specs() -> list[LayerSpec]:
     """Every publishable layer of the registry, in registry order."""
     specs = []
-    for layer in Layer.objects.order_by("theme", "sort_order", "name"):
+    for layer in Layer.objects.select_related("owner").order_by("theme", "sort_order", "name"):
         spec = layer_spec(layer)
         if spec is not None:
             specs.append(spec)

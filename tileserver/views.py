@@ -1,22 +1,33 @@
 """Django views in front of MapProxy: `/ows` (WMS), `/wmts/…`, `/tiles/…` (XYZ), `/tms/…`, `/service` (KVP).
 
 The same handler serves the Django URLconf (test client, `runserver`) and the fast WSGI dispatcher of
-tileserver/wsgi.py (gunicorn).
+tileserver/wsgi.py (gunicorn). Order per request: Host (ALLOWED_HOSTS) → one parse of the query (params.py) →
+user → per-client rate (limits.throttle, 429) → size/pixel budget (400) → tile coordinates and coverage
+(coverage.py: 400 / blank tile) → a readable layer's tile already in the file cache is read from disk, without
+MapProxy (_cache_hit) → a render slot when MapProxy may run mapserv (503) → security/CORS headers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import os
 import re
+from contextlib import nullcontext
 from xml.sax.saxutils import escape
 
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+from mapproxy.util.times import format_httpdate, parse_httpdate
 
-from .auth import AuthenticationFailed, make_authorize, readable_layer_names, request_user
+from . import coverage, limits
+from .auth import ROOT_LAYER, AuthenticationFailed, make_authorize, readable_layer_names, request_user
 from .mapfile import MAX_SIZE
+from .params import OGCParamError, parse_ogc_query
 from .service import ConfigurationMissing, call_mapproxy
 
 INFO_FORMATS = ("application/json", "text/html", "text/plain", "text/xml", "application/vnd.ogc.gml")
@@ -27,15 +38,21 @@ CLIENT_ERROR_CODES = re.compile(
     rb'TileOutOfRange|LayerNotQueryable|CurrentUpdateSequence|InvalidUpdateSequence)"')
 CLIENT_ERROR_MESSAGES = re.compile(rb"<ServiceException[^>]*>\s*(invalid|missing|unknown|unsupported|unsupported|"
                                    rb"request parameter|the requested)", re.I)
+# The plain-text flavour (tile services): MapProxy labels every RequestError "internal error".
+CLIENT_ERROR_PLAIN = re.compile(rb"^internal error: (invalid|unknown|unsupported|missing)", re.I)
 CHALLENGE = 'Basic realm="CityGIS OGC", charset="UTF-8"'
 log = logging.getLogger(__name__)
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+# Requests MapProxy answers by running mapserv (tiles: only when not cached yet), held to a render slot.
+RENDERING_REQUESTS = {"getmap", "map", "getfeatureinfo", "feature_info", "getlegendgraphic", "legendgraphic"}
+# Headers by which MapProxy would build capabilities URLs from client input; the host comes from get_host().
+_UNTRUSTED_URL_HEADERS = ("HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO", "HTTP_X_SCRIPT_NAME")
 
 
 def service_exception(message: str, code: str, locator: str = "", *, version: str = "1.3.0",
                       status: int = 400) -> HttpResponse:
     """An OGC WMS ServiceExceptionReport (1.1.1 or 1.3.0 flavour)."""
-    loc = f' locator="{escape(locator)}"' if locator else ""
+    loc = f' locator="{escape(locator, {chr(34): "&quot;"})}"' if locator else ""
     if version == "1.1.1":
         body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<ServiceExceptionReport version="1.1.1">'
                 f'<ServiceException code="{code}"{loc}>{escape(message)}</ServiceException></ServiceExceptionReport>')
@@ -64,17 +81,25 @@ def _bbox_error(text: str) -> str | None:
 
 
 def _precheck(params: dict[str, str], user) -> HttpResponse | None:
-    """Checks MapProxy leaves to its sources (or crashes on): sizes, BBOX, pixel, INFO_FORMAT; legend access."""
+    """Checks MapProxy leaves to its sources (or crashes on): sizes and pixel budget (limits.max_pixels), BBOX,
+    pixel, INFO_FORMAT; legend access."""
     request = params.get("request", "").lower()
     version = params.get("version", "1.3.0")
     if request in ("getmap", "getfeatureinfo", "map", "feature_info"):
+        sizes = {}
         for key in ("width", "height"):
             value = params.get(key)
             if value is None:
                 continue
-            if not value.isdigit() or not 1 <= int(value) <= MAX_SIZE:
+            if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_SIZE:
                 return service_exception(f"{key.upper()} must be an integer between 1 and {MAX_SIZE}",
                                          "InvalidParameterValue", key.upper(), version=version)
+            sizes[key] = int(value)
+        budget = limits.max_pixels(user)
+        if len(sizes) == 2 and sizes["width"] * sizes["height"] > budget:
+            who = "signed-in users" if user.is_authenticated else "anonymous clients (sign in for more)"
+            return service_exception(f"WIDTH × HEIGHT must not exceed {budget} pixels for {who}",
+                                     "InvalidParameterValue", "WIDTH", version=version)
         if "bbox" in params and (error := _bbox_error(params["bbox"])):
             return service_exception(error, "InvalidParameterValue", "BBOX", version=version)
     if request in ("getfeatureinfo", "feature_info"):
@@ -95,31 +120,145 @@ def _precheck(params: dict[str, str], user) -> HttpResponse | None:
     return None
 
 
+def _cost(params: dict[str, str], user) -> int:
+    """Rate units of a request: 1, or the layers a map/feature-info request draws (groups expanded)."""
+    if params.get("request", "").lower() not in RENDERING_REQUESTS:
+        return 1
+    names = params.get("query_layers") or params.get("layers") or ""
+    return limits.layer_count(names, readable_layer_names(user), ROOT_LAYER)
+
+
+def _secure_headers(response: HttpResponse, user) -> HttpResponse:
+    """Headers Django's middleware would add (the fast path skips it) and CORS only for anonymous answers: a
+    response computed for a user must not be readable by other sites' scripts nor shared by caches."""
+    response["X-Content-Type-Options"] = "nosniff"
+    response["X-Frame-Options"] = "DENY"
+    patch_vary_headers(response, ("Authorization", "Cookie"))
+    if user is not None and user.is_authenticated:
+        if "Access-Control-Allow-Origin" in response:
+            del response["Access-Control-Allow-Origin"]
+        patch_cache_control(response, private=True)  # also drops a `public` MapProxy may have set
+    else:
+        response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _retry_later(message: str, code: str, retry_after: int, *, status: int, version: str) -> HttpResponse:
+    response = service_exception(message, code, version=version, status=status)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _cache_hit(request: HttpRequest, tile: coverage.TileRequest) -> HttpResponse | None:
+    """A tile already in MapProxy's file cache, answered as MapProxy would answer it — the file's bytes, its
+    ETag (MD5 of mtime and size) and Last-Modified, MapProxy's public max-age, 304 to a matching
+    If-None-Match / If-Modified-Since — without running MapProxy. The caller has authorised the layer and
+    checked the rate and coverage. None (MapProxy answers) on a miss or when MapProxy does not serve the tile
+    from a stored file."""
+    stored = coverage.stored_tile(tile)
+    if stored is None:
+        return None
+    path, max_age = stored
+    try:
+        with open(path, "rb") as file:  # MapProxy writes tiles atomically (rename): never a partial file
+            stat = os.fstat(file.fileno())
+            body = file.read()
+    except OSError:  # a miss, or an invalidation removed it just now: MapProxy renders it
+        return None
+    etag = hashlib.md5(f"{stat.st_mtime}{stat.st_size}".encode("ascii"), usedforsecurity=False).hexdigest()
+    try:
+        since = parse_httpdate(request.META.get("HTTP_IF_MODIFIED_SINCE") or "")
+    except (ValueError, OverflowError):  # a date beyond what Python represents: no condition
+        since = None
+    # HTTP dates have whole seconds: compare the mtime at that precision (MapProxy compares the float, so its
+    # own Last-Modified echoed back rarely matches).
+    if request.META.get("HTTP_IF_NONE_MATCH") == etag or (since is not None and int(stat.st_mtime) <= since):
+        response = HttpResponse(status=304)
+        del response["Content-Type"]
+    else:
+        response = HttpResponse(body, content_type="image/png")
+    response["ETag"] = etag
+    response["Last-Modified"] = format_httpdate(stat.st_mtime)
+    response["Cache-Control"] = f"public, max-age={max_age}, s-maxage={max_age}"
+    return response
+
+
 def serve_ogc(request: HttpRequest, path: str) -> HttpResponse:
     """Authenticate, authorize through MapProxy's hook and answer one OGC/tile request at `path`."""
-    params = {k.lower(): v for k, v in request.GET.items()}
+    response, user = _serve(request, path)
+    return _secure_headers(response, user)
+
+
+def _serve(request: HttpRequest, path: str) -> tuple[HttpResponse, object]:
+    """(response, user the response was computed for: None before authentication)."""
+    try:
+        host = request.get_host()  # ALLOWED_HOSTS: the fast path skips CommonMiddleware
+    except DisallowedHost:
+        return service_exception("Host header not allowed", "InvalidParameterValue", "Host"), None
+    try:
+        params = parse_ogc_query(request.META.get("QUERY_STRING", ""))
+    except OGCParamError as exc:
+        return service_exception(str(exc), "InvalidParameterValue", exc.parameter), None
     version = params.get("version", "1.3.0")
     try:
         user = request_user(request)
     except AuthenticationFailed as exc:
-        return service_exception(str(exc), "Unauthorized", version=version, status=401)
+        return service_exception(str(exc), "Unauthorized", version=version, status=401), None
+    retry = limits.throttle(request, user, _cost(params, user))
+    if retry is not None:
+        return _retry_later("too many requests; slow down", "RequestLimitExceeded", retry, status=429,
+                            version=version), user
     refused = _precheck(params, user)
     if refused is not None:
-        return refused
+        return refused, user
+    if params.get("service", "").upper() == "WFS" and path in ("/ows", "/service"):
+        from .wfs import serve_wfs  # imported here: wfs.py imports this module's CHALLENGE
+
+        return serve_wfs(request, user, params), user
+    try:
+        tile = coverage.parse_tile_request(path, params)
+    except OGCParamError as exc:
+        code = {"TILECOL": "TileOutOfRange", "TILEROW": "TileOutOfRange", "FORMAT": "InvalidFormat"}.get(
+            exc.parameter, "InvalidParameterValue")
+        return service_exception(str(exc), code, exc.parameter, version=version), user
+    if tile is not None and tile.layer in readable_layer_names(user):
+        if coverage.outside_coverage(tile):
+            body, ctype = coverage.blank_tile(tile.ext)
+            response = HttpResponse(body, content_type=ctype)
+            response["Cache-Control"] = f"max-age={coverage.BLANK_MAX_AGE}"
+            return response, user
+        hit = _cache_hit(request, tile)
+        if hit is not None:
+            return hit, user
     environ = dict(request.META)
     environ["PATH_INFO"] = path
     # Behind a TLS proxy (SECURE_PROXY_SSL_HEADER) capabilities must advertise https URLs.
     environ["wsgi.url_scheme"] = request.scheme
+    environ["HTTP_HOST"] = host
+    for name in _UNTRUSTED_URL_HEADERS:
+        environ.pop(name, None)
     environ["mapproxy.authorize"] = make_authorize(user)
+    environ["citygis.params"] = params  # auth._explicit_layers reads the same parse
+    if tile is not None:
+        may_render = not tile.cache_file.exists()
+    else:
+        may_render = params.get("request", "").lower() in RENDERING_REQUESTS or coverage.is_feature_info(path)
     try:
-        status, headers, body = call_mapproxy(environ)
+        with limits.render_slot() if may_render else nullcontext():
+            status, headers, body = call_mapproxy(environ)
+    except limits.RenderBusy as exc:
+        return _retry_later("server busy rendering; retry shortly", "ServerBusy", exc.retry_after, status=503,
+                            version=version), user
     except ConfigurationMissing:
         return service_exception("map services not configured: run `citygis generate_mapconfig`",
-                                 "NoApplicableCode", version=version, status=503)
+                                 "NoApplicableCode", version=version, status=503), user
     except Exception:  # a request MapProxy could not parse: still an OGC answer, logged for us
         log.exception("MapProxy failed on %s?%s", path, request.META.get("QUERY_STRING", ""))
-        return service_exception("request could not be processed", "NoApplicableCode", version=version)
-    if status == 500 and (CLIENT_ERROR_CODES.search(body[:2000]) or CLIENT_ERROR_MESSAGES.search(body[:2000])):
+        return service_exception("request could not be processed", "NoApplicableCode", version=version), user
+    if status == 500 and b"exit code: %d" % limits.MAPSERV_TIMEOUT_EXIT in body[:4000]:
+        return _retry_later("rendering exceeded the time limit", "ServerBusy", 30, status=503, version=version), user
+    if status == 500 and (CLIENT_ERROR_CODES.search(body[:2000]) or CLIENT_ERROR_MESSAGES.search(body[:2000])
+                          or CLIENT_ERROR_PLAIN.match(body[:200])):
         status = 400
     response = HttpResponse(body, status=status)
     for name, value in headers:
@@ -127,7 +266,7 @@ def serve_ogc(request: HttpRequest, path: str) -> HttpResponse:
             response[name] = value
     if status == 401:
         response["WWW-Authenticate"] = CHALLENGE
-    return response
+    return response, user
 
 
 @csrf_exempt

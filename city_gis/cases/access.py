@@ -11,12 +11,29 @@ from .models import Case, CaseHistory
 ALL_CASES_ROLES = (Role.OPERATOR, Role.LEADER, Role.DISPATCHER, Role.LEADER_VIEW, Role.ADMIN)
 
 
+def _active(user) -> bool:
+    return bool(user) and user.is_authenticated and user.is_active
+
+
+def sees_all_cases(user: User) -> bool:
+    """True for the centre's roles, who see every case."""
+    return _active(user) and user.has_role(*ALL_CASES_ROLES)
+
+
+def sees_some_cases(user: User) -> bool:
+    """True when visible_cases may give `user` any case at all (all of them, or a department's / own)."""
+    if not _active(user):
+        return False
+    return sees_all_cases(user) or (Role.HANDLER in user.roles and bool(user.department_id)) \
+        or Role.INSPECTOR in user.roles
+
+
 def visible_cases(user: User, qs: QuerySet[Case] | None = None) -> QuerySet[Case]:
     """Filter `qs` (default all cases) to what `user` may see."""
     qs = Case.objects.all() if qs is None else qs
-    if not user or not user.is_authenticated or not user.is_active:
+    if not _active(user):
         return qs.none()
-    if user.has_role(*ALL_CASES_ROLES):
+    if sees_all_cases(user):
         return qs
     cond = Q(pk__in=[])
     if Role.HANDLER in user.roles and user.department_id:

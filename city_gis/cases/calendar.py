@@ -1,6 +1,6 @@
 """Working time on the Chinese working calendar (holidays and worked weekend days from `chinesecalendar`).
 
-Working hours come from settings/env `CITYGIS_WORKING_HOURS` ("08:30-12:00,14:00-17:30" by default).
+Working hours come from `settings.CITYGIS_WORKING_HOURS` ("08:30-12:00,14:00-17:30" by default).
 Units of a time limit:
   minutes, hours             — natural (clock) time;
   working_minutes, working_hours — time counted only inside working hours on working days;
@@ -10,7 +10,6 @@ Units of a time limit:
 from __future__ import annotations
 
 import datetime as dt
-import os
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -18,7 +17,6 @@ import chinese_calendar
 from django.conf import settings
 
 UNITS = ("minutes", "hours", "working_minutes", "working_hours", "working_days")
-DEFAULT_HOURS = "08:30-12:00,14:00-17:30"
 
 
 def _tz() -> ZoneInfo:
@@ -38,8 +36,7 @@ def _parse_hours(spec: str) -> tuple[tuple[dt.time, dt.time], ...]:
 
 def working_periods() -> tuple[tuple[dt.time, dt.time], ...]:
     """The configured daily working periods."""
-    spec = getattr(settings, "CITYGIS_WORKING_HOURS", None) or os.environ.get("CITYGIS_WORKING_HOURS", DEFAULT_HOURS)
-    return _parse_hours(spec)
+    return _parse_hours(settings.CITYGIS_WORKING_HOURS)
 
 
 def day_minutes() -> float:

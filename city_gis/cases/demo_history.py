@@ -24,7 +24,7 @@ from city_gis.grid.models import Cell, ResponsibilityArea
 from . import calendar
 from .models import Case, Category, CategoryKind
 from .services import create_case
-from .workflow import IllegalTransition, backfill, perform
+from .workflow import IllegalTransition, batch, perform
 
 # (small class code, weight) — frequent problems first; "c:" marks a component class.
 EVENT_WEIGHTS = [
@@ -276,7 +276,7 @@ def run(ctx) -> None:
     bar = tqdm(total=total, desc="案卷历史", unit="件", disable=not ctx.progress)
     skipped, done = 0, 0
     recent: list[Case] = []  # recent cases a second reporter may report again (duplicates to merge)
-    with backfill() as batch:
+    with batch() as store:
         for day_index in range(ctx.history_days, 0, -1):
             day = today - dt.timedelta(days=day_index - 1)
             volume = ctx.cases_per_day if calendar.is_workday(day) else int(ctx.cases_per_day * 0.6)
@@ -320,7 +320,7 @@ def run(ctx) -> None:
                 sim.run(case, start)
                 done += 1
                 if done % 250 == 0:
-                    batch.forget()
+                    store.forget()
     bar.close()
     from layers.models import Layer
     from layers.registry import refresh_stats

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from city_gis.accounts.layer_owner import domain_layer_owner
+from city_gis.accounts.models import Department
+from layers.access import Access, RowFilter, register_read_policy
 from layers.models import Layer
+
+from .access import sees_all_cases, sees_some_cases, visible_cases
 
 LIGHT_CLASSES = [
     {"value": "green", "label": "绿灯（按时）", "fill": "#1a9641"},
@@ -11,11 +16,17 @@ LIGHT_CLASSES = [
 ]
 
 
-def register_case_layers() -> list[Layer]:
-    """Register (or update) cases.open and cases.closed; both are live (not cached), internal."""
+def register_case_layers(owner: Department | str | None = None) -> list[Layer]:
+    """Register (or update) cases.open and cases.closed; both are live (not cached), internal.
+
+    `owner` defaults to the CITYGIS_DOMAIN_LAYER_OWNER department; without it nothing is registered ([]).
+    """
     from layers.registry import register_layer
 
-    common = {"owner": "urban", "kind": "vector", "geometry_type": "POINT", "id_column": "id", "geom_column": "geom",
+    owner = owner or domain_layer_owner()
+    if owner is None:
+        return []
+    common = {"owner": owner, "kind": "vector", "geometry_type": "POINT", "id_column": "id", "geom_column": "geom",
               "classification": "internal", "update_frequency": "continual", "cacheable": False}
     return [
         register_layer(
@@ -38,3 +49,25 @@ def register_case_layers() -> list[Layer]:
             sort_order=31, **common,
         ),
     ]
+
+
+# ------------------------------------------------------------------ who reads the case layers (every path)
+
+
+def _case_layer_access(user) -> Access:
+    """The case layers follow /api/v1/cases/: the centre sees all; handlers and inspectors only their rows
+    (REST features, row-filtered); everybody else nothing."""
+    if sees_all_cases(user):
+        return Access.FULL
+    return Access.PARTIAL if sees_some_cases(user) else Access.NONE
+
+
+def _case_rows(user, layer: Layer) -> RowFilter:
+    """`<id> IN (the cases visible_cases gives user)`: the same rule, compiled as a parameterised subquery."""
+    from django.db import connection
+
+    sql, params = visible_cases(user).values("pk").query.sql_with_params()
+    return f"{connection.ops.quote_name(layer.id_column)} IN ({sql})", list(params)
+
+
+register_read_policy("cases.", _case_layer_access, _case_rows)

@@ -8,17 +8,21 @@ stage it starts, `disposal_deadline` = the case's disposal deadline at that mome
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.core.exceptions import ValidationError
-from django.db.models import Case as SqlCase
-from django.db.models import Q, Value, When
-from django.db.models.functions import Now
+from django.db import connection
+from django.db.models import BooleanField, CharField, ExpressionWrapper, F, Func, Q
+from django.db.models.functions import Length, Now
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from city_gis.text_limits import DESCRIPTION_MAX_LENGTH, NOTE_MAX_LENGTH
 
 SRID = 4490
 
@@ -133,18 +137,22 @@ class Light(models.TextChoices):
     RED = "red", _("红灯")
 
 
+class CaseLight(Func):
+    """`citygis_case_light(is_open, yellow_at, deadline, at)`: THE traffic-light rule (migration 0004).
+
+    green/yellow/red, NULL without a running deadline (terminal or suspended cases). The `cases_open_v`
+    view, `with_light()` and `Case.light_at()` all call it, so the map, the lists and a single case agree.
+    """
+
+    function = "citygis_case_light"
+    output_field = CharField()
+
+
 class CaseQuerySet(models.QuerySet):
     def with_light(self) -> CaseQuerySet:
         """Annotate `light_now` (green/yellow/red, NULL without a running deadline) computed at read time."""
-        return self.annotate(
-            light_now=SqlCase(
-                When(Q(stage_deadline__isnull=True) | Q(state__in=list(TERMINAL_STATES)), then=Value(None)),
-                When(stage_deadline__lt=Now(), then=Value(Light.RED.value)),
-                When(stage_yellow_at__lte=Now(), then=Value(Light.YELLOW.value)),
-                default=Value(Light.GREEN.value),
-                output_field=models.CharField(),
-            )
-        )
+        is_open = ExpressionWrapper(~Q(state__in=list(TERMINAL_STATES)), output_field=BooleanField())
+        return self.annotate(light_now=CaseLight(is_open, F("stage_yellow_at"), F("stage_deadline"), Now()))
 
     def with_light_value(self, light: str) -> CaseQuerySet:
         return self.with_light().filter(light_now=light)
@@ -216,6 +224,9 @@ class Case(models.Model):
         verbose_name = _("案卷")
         verbose_name_plural = _("案卷")
         indexes = [models.Index(fields=["category", "state"], name="case_category_state")]
+        # The database keeps the text limit too, whatever path writes (the serializers give the 400).
+        constraints = [models.CheckConstraint(condition=LessThanOrEqual(Length("description"), DESCRIPTION_MAX_LENGTH),
+                                              name="case_description_max_length")]
 
     def __str__(self) -> str:
         return self.number
@@ -224,20 +235,21 @@ class Case(models.Model):
     def is_open(self) -> bool:
         return self.state not in TERMINAL_STATES
 
-    def light_at(self, now=None) -> str | None:
-        """Traffic light (green/yellow/red) of the running stage at `now`; None without a deadline."""
-        if not self.is_open or self.stage_deadline is None:
-            return None
-        now = now or timezone.now()
-        if now > self.stage_deadline:
-            return Light.RED.value
-        if self.stage_yellow_at and now >= self.stage_yellow_at:
-            return Light.YELLOW.value
-        return Light.GREEN.value
+    def light_at(self, now: dt.datetime | None = None) -> str | None:
+        """Traffic light (green/yellow/red) of this instance's running stage at `now`; None without a deadline.
+
+        Evaluated by the database's citygis_case_light (one query, no table read) so that the rule is not
+        restated here; lists use `Case.objects.with_light()` instead (no query per row).
+        """
+        with connection.cursor() as cur:
+            cur.execute("SELECT citygis_case_light(%s, %s, %s, %s)",
+                        [self.is_open, self.stage_yellow_at, self.stage_deadline, now or timezone.now()])
+            return cur.fetchone()[0]
 
     @property
     def light(self) -> str | None:
-        return getattr(self, "light_now", None) if hasattr(self, "light_now") else self.light_at()
+        """The `light_now` annotation when the row was read `with_light()`, else `light_at()` now."""
+        return self.light_now if hasattr(self, "light_now") else self.light_at()
 
 
 class ImmutableError(Exception):
@@ -281,7 +293,12 @@ class CaseHistory(models.Model):
         ordering = ["case_id", "seq"]
         verbose_name = _("案卷流转记录")
         verbose_name_plural = _("案卷流转记录")
-        constraints = [models.UniqueConstraint(fields=["case", "seq"], name="case_history_case_seq_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "seq"], name="case_history_case_seq_unique"),
+            # Append-only rows are kept forever: a note is bounded (workflow gives the 400, this is the backstop).
+            models.CheckConstraint(condition=LessThanOrEqual(Length("note"), NOTE_MAX_LENGTH),
+                                   name="case_history_note_max_length"),
+        ]
         indexes = [models.Index(fields=["at", "action"], name="case_history_at_action")]
 
     def __str__(self) -> str:
@@ -346,6 +363,6 @@ class CaseAttachment(models.Model):
 
 
 __all__ = [
-    "Case", "CaseAttachment", "CaseHistory", "Category", "CategoryKind", "CloseType", "DuplicateLink",
+    "Case", "CaseAttachment", "CaseHistory", "CaseLight", "Category", "CategoryKind", "CloseType", "DuplicateLink",
     "ImmutableError", "Light", "OPEN_STATES", "Source", "StageLimit", "State", "TERMINAL_STATES",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 
 from django.conf import settings
@@ -15,6 +14,7 @@ from django.utils import timezone
 from city_gis.accounts.models import Role, User
 from city_gis.grid.geocode import OutsideManagedArea, geocode
 from city_gis.grid.models import ResponsibilityArea
+from city_gis.text_limits import DESCRIPTION_MAX_LENGTH, has_control_chars
 
 from . import deadlines
 from .models import TERMINAL_STATES, Case, Category, DuplicateLink, Source, State
@@ -29,17 +29,14 @@ INITIAL_STATE = {
 }
 
 
-def _setting(name: str, default: float) -> float:
-    """A number from settings, else the environment, else the default."""
-    return float(getattr(settings, name, None) or os.environ.get(name) or default)
-
-
 def duplicate_radius_m() -> float:
-    return _setting("CITYGIS_DUPLICATE_RADIUS_M", 50)
+    """How near (metres) an open case of the same small class must be to flag a duplicate (settings)."""
+    return float(settings.CITYGIS_DUPLICATE_RADIUS_M)
 
 
 def duplicate_window() -> dt.timedelta:
-    return dt.timedelta(hours=_setting("CITYGIS_DUPLICATE_WINDOW_HOURS", 72))
+    """How recent that case must be (settings.CITYGIS_DUPLICATE_WINDOW_HOURS)."""
+    return dt.timedelta(hours=float(settings.CITYGIS_DUPLICATE_WINDOW_HOURS))
 
 
 def find_category(code: str) -> Category:
@@ -117,6 +114,9 @@ def create_case(
         raise PermissionDenied("只有监督员可以上报或自处理案卷")
     if not description or not description.strip():
         raise ValidationError({"description": "问题描述为必填项"})
+    if len(description) > DESCRIPTION_MAX_LENGTH or has_control_chars(description):
+        # Every creation path (API, Open311, mobile page, console) passes here: one rule, before any query.
+        raise ValidationError({"description": f"问题描述不超过 {DESCRIPTION_MAX_LENGTH} 个字符，且不能包含控制字符"})
     # A Category instance is accepted too (bulk backfill skips the lookup).
     category = category_code if isinstance(category_code, Category) else find_category(category_code)
     if urgency:

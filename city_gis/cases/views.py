@@ -19,6 +19,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from city_gis.accounts.models import Role
+from city_gis.api_parsers import SMALL_BODY_PARSERS
+from city_gis.text_limits import has_control_chars
+from layers.features import QueryError, parse_bbox
 
 from . import services, workflow
 from .access import visible_cases
@@ -27,7 +30,9 @@ from .serializers import (
     ActionSpecSerializer,
     CaseCreateSerializer,
     CaseDetailSerializer,
+    CaseFeatureCollectionSerializer,
     CaseListSerializer,
+    CategoryGroupSerializer,
     CategorySerializer,
     TransitionSerializer,
 )
@@ -38,24 +43,44 @@ class GeoJSONRenderer(JSONRenderer):
     format = "geojson"
 
 
-def _codes(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
+FILTER_VALUE_MAX = 500  # characters of one filter parameter
+FILTER_CODES_MAX = 100  # comma-separated values of one filter parameter
+
+
+def _param(name: str, value: str) -> str:
+    """A filter parameter's text, refused (400 naming it) if too long or holding control characters (NUL…)."""
+    if len(value) > FILTER_VALUE_MAX:
+        raise ValidationError({name: f"不超过 {FILTER_VALUE_MAX} 个字符"})
+    if has_control_chars(value):
+        raise ValidationError({name: "不能包含控制字符"})
+    return value
+
+
+def _codes(name: str, value: str) -> list[str]:
+    codes = [v.strip() for v in _param(name, value).split(",") if v.strip()]
+    if len(codes) > FILTER_CODES_MAX:
+        raise ValidationError({name: f"最多 {FILTER_CODES_MAX} 个值"})
+    return codes
 
 
 def _bbox(value: str) -> Polygon:
+    """The one bbox rule of the platform (layers.features.parse_bbox: four finite numbers, min ≤ max)."""
     try:
-        parts = [float(v) for v in value.split(",")]
-    except ValueError:
-        raise ValidationError({"bbox": "bbox 应为 minlon,minlat,maxlon,maxlat"}) from None
-    if len(parts) != 4 or parts[0] >= parts[2] or parts[1] >= parts[3]:
-        raise ValidationError({"bbox": "bbox 应为 minlon,minlat,maxlon,maxlat"})
+        parts = parse_bbox(_param("bbox", value))
+    except QueryError as exc:
+        raise ValidationError({exc.param: str(exc).split(": ", 1)[-1]}) from None
+    if not (-180 <= parts[0] <= parts[2] <= 180 and -90 <= parts[1] <= parts[3] <= 90):
+        raise ValidationError({"bbox": "bbox 应为 minlon,minlat,maxlon,maxlat（经度 −180…180，纬度 −90…90）"})
     return Polygon.from_bbox(parts)
 
 
 def _date(name: str, value: str) -> dt.date:
-    d = parse_date(value) if value else None
+    try:
+        d = parse_date(_param(name, value).strip()) if value else None
+    except ValueError:  # well-formed but not a date, e.g. 2026-02-30
+        d = None
     if d is None:
-        raise ValidationError({name: "日期格式应为 YYYY-MM-DD"})
+        raise ValidationError({name: "日期格式应为 YYYY-MM-DD（且须为有效日期）"})
     return d
 
 
@@ -77,6 +102,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
     """案卷：列表（过滤、GeoJSON）、受理员录入热线案卷、详情（含流转记录）、流转操作。"""
 
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, GeoJSONRenderer]
+    parser_classes = SMALL_BODY_PARSERS
 
     def get_serializer_class(self):
         if self.action == "create":
@@ -94,13 +120,14 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             return qs
         p = self.request.query_params
         if p.get("state"):
-            bad = [s for s in _codes(p["state"]) if s not in State.values]
+            states = _codes("state", p["state"])
+            bad = [s for s in states if s not in State.values]
             if bad:
                 raise ValidationError({"state": f"未知状态：{', '.join(bad)}"})
-            qs = qs.filter(state__in=_codes(p["state"]))
+            qs = qs.filter(state__in=states)
         if p.get("category"):
             try:
-                cats = [services.find_category(c).pk for c in _codes(p["category"])]
+                cats = [services.find_category(c).pk for c in _codes("category", p["category"])]
             except DjangoValidationError:
                 raise ValidationError({"category": f"未知类别：{p['category']}"}) from None
             qs = qs.filter(category_id__in=cats)
@@ -108,9 +135,9 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
                               ("community", "community_code"), ("cell", "cell_code"), ("source", "source"),
                               ("department", "department__code")):
             if p.get(param):
-                qs = qs.filter(**{f"{column}__in": _codes(p[param])})
+                qs = qs.filter(**{f"{column}__in": _codes(param, p[param])})
         if p.get("light"):
-            if p["light"] not in Light.values:
+            if _param("light", p["light"]) not in Light.values:
                 raise ValidationError({"light": f"应为 {'/'.join(Light.values)}"})
             qs = qs.filter(light_now=p["light"])
         if p.get("open") in ("1", "true"):
@@ -125,13 +152,16 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             qs = qs.filter(location__intersects=_bbox(p["bbox"]))
         return qs
 
-    @extend_schema(parameters=FILTER_PARAMS + [OpenApiParameter("format", str, enum=["json", "geojson"])])
+    @extend_schema(parameters=FILTER_PARAMS + [OpenApiParameter("format", str, enum=["json", "geojson"])],
+                   responses={(200, "application/json"): CaseListSerializer(many=True),
+                              (200, "application/geo+json"): CaseFeatureCollectionSerializer})
     def list(self, request, *args, **kwargs):
         if getattr(request.accepted_renderer, "format", None) == "geojson":
             return self.geojson(request)
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(parameters=FILTER_PARAMS, responses={200: OpenApiTypes.OBJECT})
+    # Always answered as application/geo+json (Response(content_type=…)), whatever renderer was negotiated.
+    @extend_schema(parameters=FILTER_PARAMS, responses={(200, "application/geo+json"): CaseFeatureCollectionSerializer})
     @action(detail=False, methods=["get"], renderer_classes=[GeoJSONRenderer, JSONRenderer])
     def geojson(self, request, *args, **kwargs):
         """GeoJSON FeatureCollection of the filtered cases (at most 5,000; `bbox` recommended)."""
@@ -172,7 +202,8 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             raise ParseError("请求体应为 JSON 对象")
         ser = TransitionSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        fields = {k: v for k, v in request.data.items() if k not in ("action", "at")}
+        # Only the action's declared, validated fields — never the raw body (keys like `user` or `case`).
+        fields = ser.validated_data["fields"]
         try:
             workflow.perform(case, ser.validated_data["action"], request.user, **fields)
         except workflow.IllegalTransition as exc:
@@ -185,14 +216,14 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         return Response(CaseDetailSerializer(case, context={"request": request}).data)
 
     @extend_schema(responses=ActionSpecSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # a plain list, never paginated
     def allowed_actions(self, request, pk=None):
         """Actions the current user may take on this case now (buttons of the console)."""
         case = self.get_object()
         return Response([a.as_dict() for a in workflow.allowed_actions(case, request.user)])
 
 
-@extend_schema(tags=["cases"], responses=CategorySerializer(many=True))
+@extend_schema(tags=["cases"], responses=CategoryGroupSerializer(many=True))
 class CategoryTreeView(APIView):
     """部件/事件分类树：[{kind, big_code, big_name_zh, big_name_en, children: [小类…]}]。"""
 

@@ -8,13 +8,16 @@ the row and appends one CaseHistory entry (plus one on the target case for a mer
 Errors: IllegalTransition (→ HTTP 409) when the action is not possible in the case's state or its guard
 fails; PermissionDenied (→ 403) for a wrong role / department / assignee; ValidationError (→ 400) naming a
 missing or invalid field.
+
+Batch mode (`with batch():`, docs/workflow.md): for one writer replaying a history, the same perform() reads
+and writes through a `Batch` store (buffered, no row locks) instead of the live database store.
 """
 
 from __future__ import annotations
 
 import contextvars
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,15 +92,7 @@ def _dispatch(case: Case, user: User, f: dict, at: dt.datetime, data: dict) -> N
     code = f.get("department") or (case.category.default_department.code if case.category.default_department else None)
     if not code:
         raise ValidationError({"department": "请选择处置部门"})
-    batch = _backfill.get()
-    dept = batch.departments.get(code) if batch is not None else None
-    if dept is None:
-        try:
-            dept = Department.objects.get(code=code, is_disposal_unit=True)
-        except Department.DoesNotExist:
-            raise ValidationError({"department": f"不是处置部门：{code}"}) from None
-        if batch is not None:
-            batch.departments[code] = dept
+    dept = _store().disposal_department(code)
     if f.get("urgency"):
         case.urgency = case.category.urgency(f["urgency"])["code"]
     if not case.urgency:
@@ -198,16 +193,8 @@ def _assign(case: Case, user: User, f: dict, at: dt.datetime, data: dict) -> Non
 
 def _merge(case: Case, user: User, f: dict, at: dt.datetime, data: dict) -> None:
     target_ref = str(f["into"])
-    batch = _backfill.get()
-    target = None
-    if batch is not None:  # the in-memory copy is current (its latest changes may not be written yet)
-        target = next((c for c in batch.instances.values() if c.number == target_ref), None)
-        if target is None and target_ref.isdigit():
-            target = batch.instances.get(int(target_ref))
-    if target is None:
-        qs = Case.objects.select_for_update()
-        target = qs.filter(number=target_ref).first() or (
-            qs.filter(pk=int(target_ref)).first() if target_ref.isdigit() else None)
+    store = _store()
+    target = store.find_case(target_ref)
     if target is None:
         raise ValidationError({"into": f"案卷不存在：{target_ref}"})
     if target.pk == case.pk:
@@ -219,8 +206,7 @@ def _merge(case: Case, user: User, f: dict, at: dt.datetime, data: dict) -> None
     DuplicateLink.objects.filter(case__in=[case, target], original__in=[case, target]).update(resolved=True)
     _append(target, "merge_in", target.state, target.state, user, at, note=f.get("note", ""),
             data={"from": case.number}, role=Role.OPERATOR.value)
-    if batch is not None:
-        batch.dirty[target.pk] = target
+    store.touched(target)
 
 
 def _check_inspector(case: Case) -> User | None:
@@ -375,11 +361,7 @@ def _append(case: Case, action: str, from_state: str, to_state: str, user: User 
     )
     if action == "dispose" and entry.on_time is False:
         case.disposed_late = True
-    batch = _backfill.get()
-    if batch is None:
-        entry.save(force_insert=True)
-    else:
-        batch.history.append(entry)
+    _store().add_history(entry)
     return entry
 
 
@@ -398,10 +380,47 @@ def _parse_at(at: Any) -> dt.datetime:
     return at
 
 
-class Backfill:
-    """Batch mode for demo/backfill runs (see `backfill()`): perform() trusts the caller's in-memory case (no
-    row lock, no re-read), history rows are buffered and the cases saved by `flush()`. The rules are the same
-    table and the same code path; only the writes are batched. Never use it for concurrent, live requests.
+class _LiveStore:
+    """Where perform() reads and writes in normal (live) mode: the database, row by row, under row locks."""
+
+    def lock(self, case: Case) -> Case:
+        # Row lock + fresh state: of two concurrent actions the second sees the first's result (→ 409).
+        last = CaseHistory.objects.filter(case=OuterRef("pk")).order_by("-seq")
+        return (Case.objects.select_for_update(of=("self",))
+                .select_related("category", "department", "reporter")
+                .annotate(last_seq=Subquery(last.values("seq")[:1]), last_at=Subquery(last.values("at")[:1]))
+                .get(pk=case.pk))
+
+    def before(self, action: str) -> None:
+        """Hook run before an action's transaction (nothing to do live)."""
+
+    def save(self, case: Case) -> None:
+        case.save()
+
+    def touched(self, case: Case) -> None:
+        """`case` (other than the acted-on one) was changed by an effect; live effects saved it already."""
+
+    def add_history(self, entry: CaseHistory) -> None:
+        entry.save(force_insert=True)
+
+    def disposal_department(self, code: str) -> Department:
+        try:
+            return Department.objects.get(code=code, is_disposal_unit=True)
+        except Department.DoesNotExist:
+            raise ValidationError({"department": f"不是处置部门：{code}"}) from None
+
+    def find_case(self, ref: str) -> Case | None:
+        """The case numbered `ref` (or with id `ref`), row-locked."""
+        qs = Case.objects.select_for_update()
+        return qs.filter(number=ref).first() or (qs.filter(pk=int(ref)).first() if ref.isdigit() else None)
+
+
+class Batch(_LiveStore):
+    """Batch mode (see `batch()`): perform() trusts the caller's in-memory case (no row lock, no re-read),
+    history rows are buffered and the cases saved by `flush()`. The rules are the same table and the same
+    code path; only the reads and writes go through this store instead of the database. For one writer
+    replaying or importing a history (the demo, a migration from a legacy system); never for concurrent,
+    live requests.
     """
 
     def __init__(self) -> None:
@@ -416,35 +435,76 @@ class Backfill:
         self.instances.clear()
 
     def flush(self) -> None:
+        """Write the changed cases and the buffered history rows."""
         for case in self.dirty.values():
             case.save()
         CaseHistory.objects.bulk_create(self.history, batch_size=2000)
         self.history.clear()
         self.dirty.clear()
 
+    # --- the store interface perform() and the effects use ------------------------------------------------
+    def lock(self, case: Case) -> Case:
+        return case
 
-_backfill: contextvars.ContextVar[Backfill | None] = contextvars.ContextVar("citygis_backfill", default=None)
+    def before(self, action: str) -> None:
+        if action == "merge":
+            self.flush()  # the merge target's state and history must be current in the database
+
+    def save(self, case: Case) -> None:
+        self.dirty[case.pk] = self.instances[case.pk] = case
+
+    def touched(self, case: Case) -> None:
+        self.dirty[case.pk] = case
+
+    def add_history(self, entry: CaseHistory) -> None:
+        self.history.append(entry)
+
+    def disposal_department(self, code: str) -> Department:
+        dept = self.departments.get(code)
+        if dept is None:
+            dept = self.departments[code] = super().disposal_department(code)
+        return dept
+
+    def find_case(self, ref: str) -> Case | None:
+        # The in-memory copy is current (its latest changes may not be written yet).
+        target = next((c for c in self.instances.values() if c.number == ref), None)
+        if target is None and ref.isdigit():
+            target = self.instances.get(int(ref))
+        return target or super().find_case(ref)
 
 
-def current_backfill() -> Backfill | None:
-    """The active backfill batch, if any."""
-    return _backfill.get()
+_LIVE = _LiveStore()
+_batch: contextvars.ContextVar[Batch | None] = contextvars.ContextVar("citygis_workflow_batch", default=None)
+
+
+def _store() -> _LiveStore:
+    return _batch.get() or _LIVE
+
+
+def current_batch() -> Batch | None:
+    """The active batch, if any."""
+    return _batch.get()
 
 
 @contextmanager
-def backfill():
-    """Within this block, create_case()/perform() batch their writes; everything is flushed on exit."""
-    batch = Backfill()
-    token = _backfill.set(batch)
+def batch() -> Iterator[Batch]:
+    """Within this block, create_case()/perform() batch their reads and writes; everything is flushed on exit
+    (and on `batch.flush()` / `batch.forget()`). See docs/workflow.md, "Batch mode"."""
+    store = Batch()
+    token = _batch.set(store)
     try:
-        yield batch
-        batch.flush()
+        yield store
+        store.flush()
     finally:
-        _backfill.reset(token)
+        _batch.reset(token)
+
+
+# Earlier names of the batch mode, kept for callers written against them.
+Backfill, backfill, current_backfill = Batch, batch, current_batch
 
 
 def perform(case: Case, action: str, user: User, *, at: dt.datetime | None = None, **fields: Any) -> Case:
-    """Take `action` on `case` as `user` (at `at`, default now — explicit times are for demo/backfill).
+    """Take `action` on `case` as `user` (at `at`, default now — explicit times are for batch mode/imports).
 
     Returns the updated case. Raises IllegalTransition, PermissionDenied or ValidationError.
     """
@@ -453,19 +513,10 @@ def perform(case: Case, action: str, user: User, *, at: dt.datetime | None = Non
         raise ValidationError({"action": f"未知操作：{action}"})
     explicit_at = at is not None
     at = _parse_at(at)
-    batch = _backfill.get()
-    if batch is not None and action == "merge":
-        batch.flush()  # the merge target's state and history must be current in the database (outside the savepoint)
+    store = _store()
+    store.before(action)  # outside the savepoint
     with transaction.atomic():
-        if batch is not None:
-            locked = case
-        else:
-            # Row lock + fresh state: of two concurrent actions the second sees the first's result (→ 409).
-            last = CaseHistory.objects.filter(case=OuterRef("pk")).order_by("-seq")
-            locked = (Case.objects.select_for_update(of=("self",))
-                      .select_related("category", "department", "reporter")
-                      .annotate(last_seq=Subquery(last.values("seq")[:1]), last_at=Subquery(last.values("at")[:1]))
-                      .get(pk=case.pk))
+        locked = store.lock(case)
         if locked.state not in spec.sources:
             raise IllegalTransition(f"案卷 {locked.number} 处于“{State(locked.state).label}”状态，不能执行“{spec.label}”")
         problem = _permission_problem(spec, locked, user)
@@ -491,10 +542,7 @@ def perform(case: Case, action: str, user: User, *, at: dt.datetime | None = Non
             else:
                 deadlines.start_stage(locked, at)
         locked.updated_at = at
-        if batch is None:
-            locked.save()
-        else:
-            batch.dirty[locked.pk] = batch.instances[locked.pk] = locked
+        store.save(locked)
         note = clean.get("reason") or clean.get("note") or ""
         _append(locked, action, from_state, locked.state, user, at, note=note, data=data, due_at=due_at,
                 role=_role_of(spec, user) or "")

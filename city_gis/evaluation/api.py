@@ -12,15 +12,23 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from city_gis.text_limits import has_control_chars
+
 from .access import scope_for
 from .engine import UnknownUnit, drilldown, evaluate, get_level
 from .export import CONTENT_TYPES, FORMATS, export
 from .indicators import LEVELS
+from .periods import _PATTERNS as PERIOD_PATTERNS
 from .periods import Period, PeriodError, resolve_period
 
+UNIT_MAX_LENGTH = 150  # area codes, department codes and usernames (150 = Django's username limit)
 LEVEL_PARAM = OpenApiParameter("level", str, enum=list(LEVELS), required=True, description="评价层级")
+# The schema's enum/pattern are built from the tables the view validates against (never a second copy).
+INDICATORS = list(dict.fromkeys(name for level in LEVELS.values() for name in level.indicators))
+PERIOD_PATTERN = "^(?:" + "|".join(p.pattern.strip("^$") for p, _kind in PERIOD_PATTERNS) + ")$"
 PERIOD_PARAMS = [
-    OpenApiParameter("period", str, description="2026 | 2026-Q4 | 2026-W44 | 2026-10 | 2026-10-05（缺省：本月）"),
+    OpenApiParameter("period", {"type": "string", "pattern": PERIOD_PATTERN},
+                     description="2026 | 2026-Q4 | 2026-W44 | 2026-10 | 2026-10-05（缺省：本月）"),
     OpenApiParameter("start", OpenApiTypes.DATE, description="开始日期（与 end 同用，代替 period）"),
     OpenApiParameter("end", OpenApiTypes.DATE, description="结束日期（含）"),
 ]
@@ -89,8 +97,10 @@ class DrilldownView(APIView):
     @extend_schema(
         parameters=[
             LEVEL_PARAM,
-            OpenApiParameter("unit", str, required=True, description="区域代码、部门代码或用户名"),
-            OpenApiParameter("indicator", str, required=True, description="指标名，如 closing_rate"),
+            OpenApiParameter("unit", {"type": "string", "minLength": 1, "maxLength": UNIT_MAX_LENGTH},
+                             required=True, description="区域代码、部门代码或用户名"),
+            OpenApiParameter("indicator", str, enum=INDICATORS, required=True,
+                             description="指标名（可选值随层级而定，见 level）"),
             *PERIOD_PARAMS,
         ],
         responses=inline_serializer("EvaluationDrilldown", {
@@ -110,6 +120,8 @@ class DrilldownView(APIView):
         indicator = request.query_params.get("indicator", "").strip()
         if not unit:
             raise ValidationError({"unit": _("必填")})
+        if len(unit) > UNIT_MAX_LENGTH or has_control_chars(unit):
+            raise ValidationError({"unit": _("不超过 %(n)d 个字符，且不能包含控制字符") % {"n": UNIT_MAX_LENGTH}})
         if indicator not in get_level(level).indicators:
             raise ValidationError({"indicator": _("层级 %(l)s 没有指标 %(i)s，可选：%(all)s") % {
                 "l": level, "i": indicator, "all": ", ".join(get_level(level).indicators)}})
@@ -148,6 +160,19 @@ class ExportView(APIView):
     """The figures of a level as a CSV or XLSX file (errors as JSON)."""
 
     renderer_classes = [CsvRenderer, XlsxRenderer, JSONRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        # An unknown ?format= is the client's choice of file format: a 400 naming `format`, not DRF's bare 404.
+        fmt = request.query_params.get("format")
+        if fmt is not None and fmt not in FORMATS:
+            raise ValidationError({"format": _("可选：%(all)s") % {"all": ", ".join(FORMATS)}})
+        return super().perform_content_negotiation(request, force)
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        # Errors are JSON whatever file format was negotiated (the file renderers only pass bytes through).
+        self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), "application/json"
+        return response
 
     @extend_schema(
         parameters=[LEVEL_PARAM, *PERIOD_PARAMS,

@@ -1,21 +1,25 @@
 """Evaluation configuration: weights, volume step tables, grade thresholds — loaded from YAML and validated.
 
 The defaults live in data/evaluation.yaml; `CITYGIS_EVALUATION_CONFIG` (setting or environment variable) points
-at a replacement file. Errors name the file and the offending key.
+at a replacement file. Its structure is the JSON Schema data/evaluation.schema.json; the rules a schema cannot
+say (weights summing to 100, ordered minimums) are checked after it. Errors name the file and the offending key.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 import yaml
 from django.conf import settings
 
+from layers.configschema import load_schema, schema_error
+
 DEFAULT_PATH = Path(__file__).with_name("data") / "evaluation.yaml"
-LEVEL_WEIGHT_KEYS = ("inspector", "department", "area", "dispatcher", "leader")
+SCHEMA = load_schema(Path(__file__).with_name("data") / "evaluation.schema.json")
+LEVEL_WEIGHT_KEYS: tuple[str, ...] = tuple(SCHEMA["properties"]["weights"]["required"])
 
 
 class ConfigError(ValueError):
@@ -61,78 +65,43 @@ def _fail(path: str, key: str, msg: str) -> ConfigError:
     return ConfigError(f"{path}: {key}: {msg}")
 
 
-def _number(path: str, key: str, value, *, lo: float = 0, hi: float = float("inf")) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _fail(path, key, f"expected a number, got {value!r}")
-    if not lo <= value <= hi:
-        raise _fail(path, key, f"{value} is outside [{lo}, {hi}]")
-    return float(value)
-
-
 def parse_config(data: dict, path: str = "<config>") -> EvaluationConfig:
-    """Validate a decoded YAML document and build the configuration."""
-    if not isinstance(data, dict):
-        raise _fail(path, "<root>", "expected a mapping")
-    grades_raw = data.get("grades")
-    if not isinstance(grades_raw, list) or not grades_raw:
-        raise _fail(path, "grades", "expected a non-empty list")
-    grades = []
-    for i, g in enumerate(grades_raw):
-        key = f"grades[{i}]"
-        if not isinstance(g, dict) or not isinstance(g.get("grade"), str):
-            raise _fail(path, key, "expected {grade, min, color}")
-        grades.append(Grade(g["grade"], _number(path, f"{key}.min", g.get("min"), hi=100), str(g.get("color", "#888888"))))
+    """Validate a decoded YAML document (schema first, then the rules a schema cannot say) and build the configuration."""
+    error = schema_error(data, SCHEMA)
+    if error:
+        raise _fail(path, *error)
+    grades = tuple(Grade(g["grade"], float(g["min"]), g.get("color", "#888888")) for g in data["grades"])
     mins = [g.min for g in grades]
-    if mins != sorted(mins, reverse=True) or len(set(mins)) != len(mins):
+    if any(a <= b for a, b in pairwise(mins)):
         raise _fail(path, "grades", "minimums must be strictly decreasing")
-    if grades[-1].min != 0:
+    if mins[-1] != 0:
         raise _fail(path, "grades", "the last grade must start at 0")
-
-    steps_raw = data.get("volume_steps")
-    if not isinstance(steps_raw, dict):
-        raise _fail(path, "volume_steps", "expected a mapping of tables")
-    steps: dict[str, tuple[tuple[int, float], ...]] = {}
-    for name, table in steps_raw.items():
-        if not isinstance(table, list) or not table:
-            raise _fail(path, f"volume_steps.{name}", "expected a non-empty list of {min, score}")
-        rows = []
-        for i, row in enumerate(table):
-            key = f"volume_steps.{name}[{i}]"
-            if not isinstance(row, dict):
-                raise _fail(path, key, "expected {min, score}")
-            rows.append((int(_number(path, f"{key}.min", row.get("min"))), _number(path, f"{key}.score", row.get("score"), hi=100)))
-        if [r[0] for r in rows] != sorted({r[0] for r in rows}):
+    steps = {name: tuple((row["min"], float(row["score"])) for row in table)
+             for name, table in data["volume_steps"].items()}
+    for name, rows in steps.items():
+        if any(a[0] >= b[0] for a, b in pairwise(rows)):
             raise _fail(path, f"volume_steps.{name}", "minimums must be strictly increasing")
-        steps[name] = tuple(rows)
-
-    weights_raw = data.get("weights")
-    if not isinstance(weights_raw, dict):
-        raise _fail(path, "weights", "expected a mapping per level")
-    weights: dict[str, dict[str, float]] = {}
-    for level in LEVEL_WEIGHT_KEYS:
-        w = weights_raw.get(level)
-        if not isinstance(w, dict) or not w:
-            raise _fail(path, f"weights.{level}", "missing")
-        weights[level] = {k: _number(path, f"weights.{level}.{k}", v) for k, v in w.items()}
-        total = sum(weights[level].values())
+    weights = {level: {k: float(v) for k, v in data["weights"][level].items()} for level in LEVEL_WEIGHT_KEYS}
+    for level, w in weights.items():
+        total = sum(w.values())
         if abs(total - 100) > 1e-6:
             raise _fail(path, f"weights.{level}", f"weights sum to {total:g}, not 100")
-        if "volume" in weights[level] and level not in steps:
-            raise _fail(path, f"volume_steps.{level}", "needed by weights.{level}.volume")
+        if "volume" in w and level not in steps:
+            raise _fail(path, f"volume_steps.{level}", f"needed by weights.{level}.volume")
     return EvaluationConfig(
-        grades=tuple(grades),
+        grades=grades,
         volume_steps=steps,
         weights=weights,
-        empty_rate=_number(path, "empty_rate", data.get("empty_rate", 1.0), hi=1),
-        error_close_kinds=tuple(str(k) for k in data.get("error_close_kinds", ["error"])),
-        fallback_limits_minutes={k: int(_number(path, f"fallback_limits_minutes.{k}", v)) for k, v in (data.get("fallback_limits_minutes") or {}).items()},
+        empty_rate=float(data.get("empty_rate", 1.0)),
+        error_close_kinds=tuple(data.get("error_close_kinds", ["error"])),
+        fallback_limits_minutes=dict(data.get("fallback_limits_minutes") or {}),
         source=path,
     )
 
 
 def config_path() -> Path:
-    """The file in force: setting, then environment, then the packaged defaults."""
-    value = getattr(settings, "CITYGIS_EVALUATION_CONFIG", None) or os.environ.get("CITYGIS_EVALUATION_CONFIG")
+    """The file in force: settings.CITYGIS_EVALUATION_CONFIG, else (empty) the packaged defaults."""
+    value = settings.CITYGIS_EVALUATION_CONFIG
     return Path(value) if value else DEFAULT_PATH
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import connection
+from psycopg2.sql import SQL, Identifier
+
+from city_gis.grid.areas import area_level
 
 from .config import EvaluationConfig, get_config
 from .indicators import LEVELS, Level, aggregate_sql, drilldown_sql, params
@@ -58,13 +61,11 @@ def _units(level: Level, keys: list[str] | None) -> dict[str, tuple[str, str, fl
     """SQL unit value → (public key, display name, area km² for areas), for `keys` (SQL values) or all."""
     with connection.cursor() as cur:
         if level.unit_kind == "area":
-            table = {"cell": "grid_cell", "community": "grid_community", "street": "grid_street",
-                     "district": "grid_district"}[level.name]
-            current = " AND valid_to IS NULL" if level.name == "cell" else ""
-            label = "code" if level.name == "cell" else "name"
-            sql = (f"SELECT code, {label}, COALESCE(area_m2, ST_Area(ST_Transform(geom, 4544))) / 1e6 "
-                   f"FROM {table} WHERE (%(all)s OR code = ANY(%(keys)s)){current}")
-            cur.execute(sql, {"all": keys is None, "keys": keys or []})
+            source = area_level(level.name)
+            query = SQL("SELECT code, {label}, COALESCE(area_m2, ST_Area(ST_Transform(geom, 4544))) / 1e6 "
+                        "FROM {table} WHERE (%(all)s OR code = ANY(%(keys)s)) AND {current}").format(
+                label=Identifier(source.name_column or "code"), table=source.table, current=source.current())
+            cur.execute(query, {"all": keys is None, "keys": keys or []})
             return {code: (code, name, km2) for code, name, km2 in cur.fetchall()}
         if level.unit_kind == "department":
             cur.execute("SELECT id::text, code, name_zh FROM accounts_department "
@@ -73,6 +74,14 @@ def _units(level: Level, keys: list[str] | None) -> dict[str, tuple[str, str, fl
         cur.execute("SELECT id::text, username, COALESCE(NULLIF(display_name, ''), username) FROM accounts_user "
                     "WHERE %(all)s OR id::text = ANY(%(keys)s)", {"all": keys is None, "keys": keys or []})
         return {i: (u, name, None) for i, u, name in cur.fetchall()}
+
+
+def role_holders(role: str) -> frozenset[str]:
+    """Usernames of the users holding `role` (by User.has_role, the platform's one role rule)."""
+    from city_gis.accounts.models import User
+
+    return frozenset(u.username for u in User.objects.only("username", "roles", "is_active", "is_superuser")
+                     if u.has_role(role))
 
 
 def unit_sql_value(level: Level, key: str) -> str:
@@ -136,6 +145,10 @@ def evaluate(level_name: str, period: Period, *, config: EvaluationConfig | None
     # units found in the history but missing from the reference tables (e.g. a retired cell) still count
     for sql_unit in counts.keys() - units.keys():
         results.append(score_unit(level, sql_unit, sql_unit, counts[sql_unit], config))
+    if level.role:
+        # a user level ranks the holders of its role only: an operator's first reports are no inspector's work
+        holders = role_holders(level.role)
+        results = [r for r in results if r.unit in holders]
     results.sort(key=lambda r: (-r.score, r.unit))
     return results
 

@@ -18,6 +18,8 @@ from functools import cached_property
 
 from django.utils.translation import gettext_lazy as _
 
+from city_gis.accounts.models import Role
+
 from .periods import Period
 
 # ---------------------------------------------------------------------------------------------------------
@@ -101,6 +103,7 @@ class Level:
     fact_sets: tuple[FactSet, ...]
     volume: str | None = None  # count indicator feeding the volume score
     unit_column: str = ""  # for area levels: the cases_case column holding the unit code
+    role: str = ""  # for user levels: the role a user must hold to be ranked (an operator is no inspector)
 
     @cached_property
     def indicators(self) -> dict[str, tuple[FactSet, Indicator]]:
@@ -215,9 +218,10 @@ LEVELS: dict[str, Level] = {
         for name, col in AREA_LEVELS.items()
     },
     "department": Level("department", _("专业部门"), "department", "department", DEPARTMENT_FACTS, volume="due"),
-    "inspector": Level("inspector", _("监督员"), "user", "inspector", INSPECTOR_FACTS),
-    "dispatcher": Level("dispatcher", _("派遣员"), "user", "dispatcher", DISPATCHER_FACTS, volume="dispatched"),
-    "leader": Level("leader", _("值班长"), "user", "leader", LEADER_FACTS),
+    "inspector": Level("inspector", _("监督员"), "user", "inspector", INSPECTOR_FACTS, role=Role.INSPECTOR),
+    "dispatcher": Level("dispatcher", _("派遣员"), "user", "dispatcher", DISPATCHER_FACTS, volume="dispatched",
+                        role=Role.DISPATCHER),
+    "leader": Level("leader", _("值班长"), "user", "leader", LEADER_FACTS, role=Role.LEADER),
 }
 
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from django.db import connection, transaction
+from psycopg2 import sql
 
+from city_gis.accounts.layer_owner import domain_layer_owner
+from city_gis.accounts.models import Department
+from city_gis.grid.areas import area_level
+from layers.access import Access, register_read_policy
+from layers.models import Layer
+
+from .access import scope_for
 from .config import get_config
 from .engine import evaluate
 from .models import AreaScore
 from .periods import Period
 
-GEOM_SOURCES = {
-    "cell": ("grid_cell", "valid_to IS NULL"),
-    "community": ("grid_community", "TRUE"),
-    "street": ("grid_street", "TRUE"),
-    "district": ("grid_district", "TRUE"),
-}
+# the levels scored onto the map, finest first; their tables come from city_gis.grid.areas
+GEOM_SOURCES = {level: area_level(level) for level in ("cell", "community", "street", "district")}
 LAYERS = {
     "evaluation.grid_score": ("cell", "单元网格综合评价", "Grid cell evaluation score"),
     "evaluation.community_score": ("community", "社区综合评价", "Community evaluation score"),
@@ -31,7 +35,7 @@ def refresh_area_scores(period: Period, *, current: bool = True, levels: tuple[s
     with transaction.atomic():
         for level in levels:
             results = evaluate(level, period, all_units=True)
-            table, where = GEOM_SOURCES[level]
+            source = GEOM_SOURCES[level]
             AreaScore.objects.filter(level=level, period=period.label).delete()
             if current:
                 AreaScore.objects.filter(level=level, is_current=True).update(is_current=False)
@@ -49,7 +53,7 @@ def refresh_area_scores(period: Period, *, current: bool = True, levels: tuple[s
             }
             with connection.cursor() as cur:
                 cur.execute(
-                    f"""
+                    sql.SQL("""
                     INSERT INTO evaluation_areascore (level, code, name, period, start, "end", is_current, registered,
                         due, case_density, report_rate, closing_rate, on_time_closing_rate, score, grade,
                         computed_at, geom)
@@ -60,8 +64,8 @@ def refresh_area_scores(period: Period, *, current: bool = True, levels: tuple[s
                                 %(density)s::float8[], %(report_rate)s::float8[], %(closing_rate)s::float8[],
                                 %(on_time)s::float8[], %(score)s::float8[], %(grade)s::text[])
                          AS u(code, name, registered, due, density, report_rate, closing_rate, on_time, score, grade)
-                    JOIN {table} g ON g.code = u.code AND {where}
-                    """,
+                    JOIN {table} g ON g.code = u.code AND {current}
+                    """).format(table=source.table, current=source.current("g")),
                     {"level": level, "period": period.label, "start": period.start, "end": period.end,
                      "current": current, **cols},
                 )
@@ -78,15 +82,22 @@ def _announce() -> None:
         refresh_stats(layer)
 
 
-def register_layers() -> None:
-    """Register (or update) the three choropleth layers in the layer registry."""
+def register_layers(owner: Department | str | None = None) -> list[Layer]:
+    """Register (or update) the three choropleth layers in the layer registry; returns them.
+
+    `owner` defaults to the CITYGIS_DOMAIN_LAYER_OWNER department; without it nothing is registered ([]).
+    """
     from layers.registry import register_layer
 
+    owner = owner or domain_layer_owner()
+    if owner is None:
+        return []
     config = get_config()
     classes = [{"value": g.grade, "label": f"{g.grade}（≥{g.min:g}）", "fill": g.color} for g in config.grades]
+    layers = []
     for order, (name, (level, title_zh, title_en)) in enumerate(LAYERS.items()):
-        register_layer(
-            name, owner="urban", title_zh=title_zh, title_en=title_en,
+        layers.append(register_layer(
+            name, owner=owner, title_zh=title_zh, title_en=title_en,
             abstract=f"按等级（A–E）着色的{title_zh}，当前时段；由 citygis evaluate 与演示数据构建刷新。",
             keywords=["综合评价", "数字城管", level], kind="vector", geometry_type="POLYGON",
             source_table="evaluation_areascore", id_column="id", geom_column="geom",
@@ -96,4 +107,14 @@ def register_layers() -> None:
                    "label": {"attribute": "grade", "size": 9, "color": "#333333", "min_scale": 0,
                              "max_scale": 10000 if level == "cell" else 50000}},
             classification="internal", update_frequency="daily", cacheable=False, sort_order=10 + order,
-        )
+        ))
+    return layers
+
+
+def _score_layer_access(user) -> Access:
+    """The score layers show every area: only users whose evaluation scope is `all` read them (the same rule
+    as /api/v1/evaluation/); inspectors and handlers, limited there to their own row, get none of them."""
+    return Access.FULL if scope_for(user).all else Access.NONE
+
+
+register_read_policy("evaluation.", _score_layer_access)

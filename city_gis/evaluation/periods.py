@@ -54,6 +54,16 @@ _PATTERNS = [
 ]
 
 
+# Years a period may fall in: far outside any case history, and far from date.max (9999-12-31), so that
+# "day after the last" can always be computed (no OverflowError → 500 on `end=9999-12-31`).
+MIN_YEAR, MAX_YEAR = 1900, 2999
+
+
+def _check_year(year: int, field: str, value: str) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise PeriodError(field, f"{value!r}: year must be between {MIN_YEAR} and {MAX_YEAR}")
+
+
 def _month_start(year: int, month: int) -> dt.date:
     return dt.date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
 
@@ -66,6 +76,7 @@ def parse_period(value: str, field: str = "period") -> Period:
         if not m:
             continue
         nums = [int(x) for x in m.groups()]
+        _check_year(nums[0], field, value)
         try:
             if kind == "year":
                 return Period(value, dt.date(nums[0], 1, 1), dt.date(nums[0] + 1, 1, 1))
@@ -80,16 +91,22 @@ def parse_period(value: str, field: str = "period") -> Period:
                 return Period(value, start, _month_start(nums[0], nums[1] + 1))
             day = dt.date(*nums)
             return Period(value, day, day + dt.timedelta(days=1))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise PeriodError(field, f"{value!r} is not a valid {kind}: {exc}") from exc
     raise PeriodError(field, f"{value!r} is not a period (use 2026, 2026-Q4, 2026-W44, 2026-10 or 2026-10-05)")
 
 
 def parse_date(value: str, field: str) -> dt.date:
+    text = (value or "").strip()
+    # fromisoformat also takes 20261005 and 2026-W44-1; the API promises YYYY-MM-DD only.
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise PeriodError(field, f"{value!r} is not a date (YYYY-MM-DD)")
     try:
-        return dt.date.fromisoformat((value or "").strip())
+        day = dt.date.fromisoformat(text)
     except ValueError as exc:
         raise PeriodError(field, f"{value!r} is not a date (YYYY-MM-DD)") from exc
+    _check_year(day.year, field, value)
+    return day
 
 
 def date_range(start: str, end: str) -> Period:

@@ -85,7 +85,7 @@ def geocode(lon: float, lat: float) -> Geocode:
     if row is None:
         raise OutsideManagedArea(f"位置（{lon:.6f}, {lat:.6f}）不在城市管理网格范围内")
     cell_id, cell_code, co_code, co_name, s_code, s_name, d_code, d_name, road, dist = row
-    radius = float(getattr(settings, "CITYGIS_ADDRESS_ROAD_RADIUS_M", 200))
+    radius = float(settings.CITYGIS_ADDRESS_ROAD_RADIUS_M)
     road = road if road and dist is not None and dist <= radius else ""
     address = " ".join(x for x in (d_name, s_name, co_name, f"{road}附近" if road else "") if x)
     return Geocode(cell_id, cell_code, co_code, co_name, s_code, s_name, d_code, d_name, road, address)

@@ -33,7 +33,7 @@ def _rows(sql: str, params: list) -> list[tuple]:
 
 def validate_grid(district: str | None = None) -> list[Problem]:
     """Every problem of the current grid (optionally of one district code)."""
-    width = int(getattr(settings, "CITYGIS_CELL_SEQ_WIDTH", 2))
+    width = int(settings.CITYGIS_CELL_SEQ_WIDTH)
     scope = "c.valid_to IS NULL AND (%(district)s::text IS NULL OR c.code LIKE %(district)s::text || '%%')"
     params = {"district": district}
     problems: list[Problem] = []

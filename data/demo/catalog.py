@@ -144,11 +144,8 @@ def register_raster_layers(paths: dict[str, str]) -> None:
 
 
 def register_grid_layer() -> None:
-    register_layer(
-        "grid.cells", owner="urban", kind="vector", geometry_type="POLYGON", source_table="grid_cell",
-        source_filter="valid_to IS NULL", title_zh="单元网格", title_en="Unit grid cells",
-        abstract="万米单元网格：按道路切分街区，约 10,000 平方米，编码 = 社区代码 + 序号。", keywords=["数字城管", "单元网格"],
-        style={"fill": "#ffffff", "opacity": 0, "stroke": "#d95f02", "stroke_width": 0.8,
-               "label": {"attribute": "code", "size": 8, "color": "#d95f02", "min_scale": 0, "max_scale": 8000}},
-        classification="public", update_frequency="irregular", sort_order=10,
-    )
+    """The grid app registers its own cells layer (owner: CITYGIS_DOMAIN_LAYER_OWNER); the demo just asks again
+    once its cells exist, so the layer's statistics are current."""
+    from city_gis.grid.maplayers import register_cell_layer
+
+    register_cell_layer()

@@ -8,6 +8,8 @@ from rest_framework import exceptions, status
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from city_gis.text_limits import xml_text
+
 
 class Open311JSONRenderer(JSONRenderer):
     format = "json"
@@ -28,7 +30,8 @@ def _append(parent: ET.Element, tag: str, value) -> None:
     elif isinstance(value, bool):
         el.text = "true" if value else "false"
     elif value is not None:
-        el.text = str(value)
+        # ElementTree escapes &, < and > but writes control characters as they are: not well-formed XML 1.0.
+        el.text = xml_text(value)
 
 
 class Open311XMLRenderer(BaseRenderer):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from city_gis.text_limits import DESCRIPTION_MAX_LENGTH, SafeCharField
+
 
 class Open311ErrorSerializer(serializers.Serializer):
     code = serializers.IntegerField()
@@ -50,19 +52,19 @@ class RequestQuerySerializer(serializers.Serializer):
 
 
 class RequestCreateSerializer(serializers.Serializer):
-    api_key = serializers.CharField(max_length=200, required=False, help_text=_("合作方 API 密钥（必填）"))
+    api_key = SafeCharField(max_length=200, required=False, help_text=_("合作方 API 密钥（必填）"))
     service_code = serializers.RegexField(r"^\d{4}$", max_length=4)
     lat = serializers.FloatField(required=False, min_value=-90, max_value=90)
     long = serializers.FloatField(required=False, min_value=-180, max_value=180)
-    address_string = serializers.CharField(required=False, max_length=200, allow_blank=True)
-    address_id = serializers.CharField(required=False, max_length=100, allow_blank=True)
+    address_string = SafeCharField(required=False, max_length=200, allow_blank=True)
+    address_id = SafeCharField(required=False, max_length=100, allow_blank=True)
     email = serializers.EmailField(required=False, max_length=200, allow_blank=True)
-    device_id = serializers.CharField(required=False, max_length=100, allow_blank=True)
-    account_id = serializers.CharField(required=False, max_length=100, allow_blank=True)
-    first_name = serializers.CharField(required=False, max_length=60, allow_blank=True)
-    last_name = serializers.CharField(required=False, max_length=60, allow_blank=True)
-    phone = serializers.CharField(required=False, max_length=40, allow_blank=True)
-    description = serializers.CharField(required=False, max_length=4000, allow_blank=True)
+    device_id = SafeCharField(required=False, max_length=100, allow_blank=True)
+    account_id = SafeCharField(required=False, max_length=100, allow_blank=True)
+    first_name = SafeCharField(required=False, max_length=60, allow_blank=True)
+    last_name = SafeCharField(required=False, max_length=60, allow_blank=True)
+    phone = SafeCharField(required=False, max_length=40, allow_blank=True)
+    description = SafeCharField(required=False, max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True)
     media_url = serializers.URLField(required=False, max_length=500, allow_blank=True)
 
     def validate(self, attrs):

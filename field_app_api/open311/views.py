@@ -9,17 +9,19 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_array_type, force_instance, is_list_serializer
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
+
+from city_gis.api_parsers import SMALL_BODY_PARSERS
 
 from .. import domain
 from ..models import ApiKey, Open311Submission
-from ..throttles import Open311PostThrottle
+from ..throttles import AnonRateThrottle, Open311PostThrottle
 from . import serializers as s
 from .rendering import Open311JSONRenderer, Open311XMLRenderer, open311_exception_handler
 
@@ -39,6 +41,14 @@ class Open311Schema(AutoSchema):
         verb = "create" if self.method == "POST" else "get"
         return f"open311_{self.view.schema_name}_{verb}_{self._format()}"
 
+    def _get_response_for_code(self, serializer, status_code, media_types=None, direction="response"):
+        response = super()._get_response_for_code(serializer, status_code, media_types, direction)
+        # Open311 errors are lists of {code, description}; drf-spectacular makes arrays of 2xx answers only.
+        if not str(status_code).startswith("2") and is_list_serializer(force_instance(serializer)):
+            for media in response.get("content", {}).values():
+                media["schema"] = build_array_type(media["schema"])
+        return response
+
     def map_renderers(self, attribute: str) -> list:
         return [r for r in super().map_renderers(attribute) if (attribute == "format" and r == self._format())
                 or (attribute == "media_type" and r == ("text/xml" if self._format() == "xml" else "application/json"))]
@@ -54,6 +64,7 @@ class Open311View(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [AnonRateThrottle]
     renderer_classes = [Open311JSONRenderer, Open311XMLRenderer]
+    parser_classes = SMALL_BODY_PARSERS
     xml_root = "root"
     xml_item = "item"
     xml_single_object = False
@@ -141,7 +152,10 @@ class RequestListView(Open311View):
             qs = qs.filter(**domain.number_in_lookup(ids))
         else:
             end = params.get("end_date") or timezone.now()
-            start = params.get("start_date") or end - DEFAULT_WINDOW
+            try:
+                start = params.get("start_date") or end - DEFAULT_WINDOW
+            except OverflowError:  # end_date in year 1: the default window starts before datetime.min
+                raise ValidationError({"end_date": _("结束时间超出范围。")}) from None
             if start > end:
                 raise ValidationError({"start_date": _("开始时间晚于结束时间。")})
             qs = qs.filter(**domain.requested_between_lookup(start, end))

@@ -22,18 +22,18 @@ def ids(response):
 
 def test_public_report_becomes_a_verify_task_of_the_cell_inspector(client_as, field_area):
     case = public_case(field_area["lon"], field_area["lat"])
-    r = client_as("inspector1").get("/api/v1/tasks/", {"limit": 1000})
+    r = client_as("inspector1").get("/api/v1/tasks/", {"limit": 500})
     assert r.status_code == 200
     task = next(t for t in r.json()["results"] if t["id"] == case.pk)
     assert task["kind"] == "verify" and set(task["actions"]) == {"verify_confirmed", "verify_not_found"}
-    assert case.pk not in ids(client_as("inspector2").get("/api/v1/tasks/", {"limit": 1000}))
+    assert case.pk not in ids(client_as("inspector2").get("/api/v1/tasks/", {"limit": 500}))
 
 
 def test_nearest_task_comes_first_when_the_phone_sends_its_position(client_as, field_area):
     near = public_case(field_area["other_lon"], field_area["other_lat"])
     far = public_case(field_area["lon"], field_area["lat"])
     r = client_as("inspector1").get("/api/v1/tasks/", {"lon": field_area["other_lon"], "lat": field_area["other_lat"],
-                                                       "limit": 1000})
+                                                       "limit": 500})
     order = [i for i in ids(r) if i in (near.pk, far.pk)]
     assert order == [near.pk, far.pk]
     assert r.json()["results"][0]["distance_m"] < 1
@@ -53,8 +53,8 @@ def test_full_cycle_through_task_completion_with_photos(client_as, field_area, j
     for action, username, extra in [("accept", "operator", {}), ("register", "leader", {}),
                                     ("dispatch", "dispatcher", {"department": "sanitation"})]:
         workflow.perform(case, action, User.objects.get(username=username), **extra)
-    assert case.pk in ids(client_as("dept_sanitation").get("/api/v1/tasks/", {"limit": 1000}))
-    assert case.pk not in ids(client_as("dept_land").get("/api/v1/tasks/", {"limit": 1000}))
+    assert case.pk in ids(client_as("dept_sanitation").get("/api/v1/tasks/", {"limit": 500}))
+    assert case.pk not in ids(client_as("dept_land").get("/api/v1/tasks/", {"limit": 500}))
     assert client_as("dept_land").post(f"/api/v1/tasks/{case.pk}/complete/", {"action": "dispose", "result": "x"},
                                        format="json").status_code == 404
     photo = SimpleUploadedFile("done.jpg", jpeg(color="green"), "image/jpeg")
@@ -63,7 +63,7 @@ def test_full_cycle_through_task_completion_with_photos(client_as, field_area, j
     assert r.status_code == 200 and r.json()["state"] == "disposed" and len(r.json()["photos"]) == 1
     case.refresh_from_db()
     assert case.attachments.get().history.action == "dispose"
-    check = client_as("inspector1").get("/api/v1/tasks/", {"limit": 1000}).json()["results"]
+    check = client_as("inspector1").get("/api/v1/tasks/", {"limit": 500}).json()["results"]
     assert next(t for t in check if t["id"] == case.pk)["kind"] == "check"
     r = inspector.post(f"/api/v1/tasks/{case.pk}/complete/", {"action": "check_passed"}, format="json")
     assert r.status_code == 200 and r.json()["state"] == "checked"

@@ -311,3 +311,110 @@ def test_mixed_single_and_multi_polygons_become_multipolygons(parcels, tmp_path,
     assert import_file(path, test_parcels_layer.name).rows_written == 3
     counts = sorted(len(p.geom) for p in LandParcel.objects.filter(parcel_code__startswith="T-"))
     assert counts == [1, 1, 2]
+
+
+# --- the chunked pipeline (issue 15): chunks are prepared while the previous one is COPYed --------------------
+def _stored(layer_name: str) -> list[tuple[str, int]]:
+    """(EWKT-free WKT, SRID) of a generic layer's features, in import order."""
+    layer = Layer.objects.get(name=layer_name)
+    return [(f.geom.wkt, f.geom.srid) for f in layer.generic_features.order_by("id")]
+
+
+@pytest.mark.parametrize("wkts", [
+    ["POINT (104.83 26.59)"],
+    ["MULTIPOINT ((104.83 26.59), (104.84 26.6))"],
+    ["LINESTRING (104.83 26.59, 104.84 26.6)"],
+    ["MULTILINESTRING ((104.83 26.59, 104.84 26.6), (104.85 26.59, 104.86 26.6))"],
+    ["POLYGON ((104.83 26.59, 104.84 26.59, 104.84 26.6, 104.83 26.59))",
+     "MULTIPOLYGON (((104.85 26.59, 104.86 26.59, 104.86 26.6, 104.85 26.59)))"],
+], ids=["point", "multipoint", "line", "multiline", "polygon+multipolygon"])
+def test_every_geometry_type_is_stored_exactly_with_srid_4490(tmp_path, wkts):
+    from shapely import from_wkt
+
+    path = tmp_path / "kinds.geojson"  # GeoJSON keeps each feature's own type (a GeoPackage layer promotes)
+    gpd.GeoDataFrame({"n": range(len(wkts))}, geometry=list(from_wkt(wkts)), crs=4490).to_file(path, driver="GeoJSON")
+    import_file(path, "land.lyt_kinds", create=create())
+    assert [(from_wkt(w).normalize(), srid) for w, srid in _stored("land.lyt_kinds")] == \
+        [(from_wkt(w).normalize(), 4490) for w in wkts]
+
+
+@pytest.mark.parametrize("epsg", [4490, 4544])
+def test_z_coordinates_are_dropped(tmp_path, epsg):
+    frame = gpd.GeoDataFrame({"n": [1]}, geometry=[Point(LON0, LAT0, 1200.0)], crs=4490).to_crs(epsg)
+    path = tmp_path / "z.gpkg"
+    frame.to_file(path, driver="GPKG")
+    import_file(path, "land.lyt_z", create=create())
+    (wkt, srid), = _stored("land.lyt_z")
+    stored = Layer.objects.get(name="land.lyt_z").generic_features.get().geom
+    assert (stored.hasz, srid) == (False, 4490)
+    assert (stored.x, stored.y) == pytest.approx((LON0, LAT0), abs=1e-7)
+
+
+def _seven_triangles(tmp_path, *, bad_rows=()):
+    """Seven triangles in EPSG:4544; rows in `bad_rows` (0-based) carry a control character in `name`."""
+    geoms = [Polygon([(LON0 + i * 0.002, LAT0), (LON0 + i * 0.002 + 0.001, LAT0), (LON0 + i * 0.002 + 0.001, LAT0 + 0.001)])
+             for i in range(7)]
+    names = [f"块{i}\x01" if i in bad_rows else f"块{i}" for i in range(7)]
+    path = tmp_path / "seven.gpkg"
+    gpd.GeoDataFrame({"name": names}, geometry=geoms, crs=4490).to_crs(4544).to_file(path, driver="GPKG")
+    return path
+
+
+def test_chunked_import_writes_every_chunk_reprojected(monkeypatch, tmp_path):
+    monkeypatch.setattr("layers.importer.CHUNK", 2)  # four chunks: [0 1] [2 3] [4 5] [6]
+    report = import_file(_seven_triangles(tmp_path), "land.lyt_chunks", create=create())
+    layer = Layer.objects.get(name="land.lyt_chunks")
+    assert (report.rows_read, report.rows_written, layer.feature_count) == (7, 7, 7)
+    features = list(layer.generic_features.order_by("id"))
+    assert [f.attributes["name"] for f in features] == [f"块{i}" for i in range(7)]
+    assert [f.geom.extent[:2] for f in features] == [pytest.approx((LON0 + i * 0.002, LAT0), abs=1e-7) for i in range(7)]
+    assert report.bbox == pytest.approx([LON0, LAT0, LON0 + 0.013, LAT0 + 0.001], abs=1e-7)
+
+
+@pytest.mark.parametrize("mode", ["create", "replace"])
+def test_a_rejected_row_in_a_later_chunk_rolls_back_the_chunks_already_written(monkeypatch, tmp_path, squares, mode):
+    if mode == "replace":
+        squares.to_file(tmp_path / "old.geojson", driver="GeoJSON")
+        import_file(tmp_path / "old.geojson", "land.lyt_chunks", create=create())
+    before = snapshot()
+    old = _stored("land.lyt_chunks") if mode == "replace" else None
+    monkeypatch.setattr("layers.importer.CHUNK", 2)  # rows 1-4 are COPYed before row 6 is seen
+    path = _seven_triangles(tmp_path, bad_rows=(5, 6))
+    with pytest.raises(LayerImportError) as err:
+        if mode == "create":
+            import_file(path, "land.lyt_chunks", create=create())
+        else:
+            import_file(path, "land.lyt_chunks", mode="replace")
+    assert [(r["row"], r["field"]) for r in err.value.report["rejected"]] == [(6, "name"), (7, "name")]
+    assert err.value.report["rows_rejected"] == 2
+    assert snapshot() == before
+    if mode == "create":
+        assert not Layer.objects.filter(name="land.lyt_chunks").exists()
+    else:
+        assert _stored("land.lyt_chunks") == old
+
+
+def test_skip_rejected_keeps_the_good_rows_of_every_chunk(monkeypatch, tmp_path):
+    monkeypatch.setattr("layers.importer.CHUNK", 2)
+    report = import_file(_seven_triangles(tmp_path, bad_rows=(1, 5)), "land.lyt_chunks", create=create(),
+                         skip_rejected=True)
+    assert (report.rows_written, report.rows_rejected) == (5, 2)
+    names = [f.attributes["name"] for f in Layer.objects.get(name="land.lyt_chunks").generic_features.order_by("id")]
+    assert names == ["块0", "块2", "块3", "块4", "块6"]
+
+
+def test_a_row_of_another_family_in_a_later_chunk_is_a_rejected_row(monkeypatch, tmp_path):
+    """Read in chunks, the family comes from the first chunk; a later point among polygons is reported."""
+    monkeypatch.setattr("layers.importer.CHUNK", 2)
+    geoms = [Polygon([(LON0 + i * 0.002, LAT0), (LON0 + i * 0.002 + 0.001, LAT0), (LON0 + i * 0.002, LAT0 + 0.001)])
+             for i in range(4)] + [Point(LON0, LAT0)]
+    path = tmp_path / "mixed.gpkg"
+    gpd.GeoDataFrame({"n": range(5)}, geometry=geoms, crs=4490).to_file(path, driver="GPKG")
+    before = snapshot()
+    with pytest.raises(LayerImportError) as err:
+        import_file(path, "land.lyt_mixed", create=create())
+    assert [(r["row"], r["field"]) for r in err.value.report["rejected"]] == [(5, "geometry")]
+    assert "几何类型不符" in err.value.report["rejected"][0]["reason"] and snapshot() == before
+    report = import_file(path, "land.lyt_mixed", create=create(), skip_rejected=True)
+    assert (report.rows_read, report.rows_written, Layer.objects.get(name="land.lyt_mixed").geometry_type) == \
+        (5, 4, "POLYGON")

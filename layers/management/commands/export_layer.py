@@ -22,6 +22,8 @@ class Command(BaseCommand):
         parser.add_argument("--bbox", help=_('minx,miny,maxx,maxy（经度,纬度，EPSG:4490）'))
         parser.add_argument("--csv-geometry", choices=["auto", "wkt", "lonlat"], default="auto")
         parser.add_argument("--user", help=_('以该用户身份导出（检查读权限）'))
+        parser.add_argument("--max-features", type=int, default=None,
+                            help=_('单次导出要素上限；默认不限（以 --user 导出时为 CITYGIS_EXPORT_MAX_FEATURES）'))
 
     def handle(self, *args, **opts):
         layer = Layer.objects.filter(name=opts["layer"]).first()
@@ -32,8 +34,10 @@ class Command(BaseCommand):
             if user is None or not can_read(user, layer):
                 raise CommandError(_('--user: %(value)s 无权读取 %(layer)s') % {'value': opts['user'], 'layer': layer.name})
         try:
+            # the operator's own export streams to a file: no cap unless asked, or when acting as a user
+            limit = opts["max_features"] if opts["max_features"] is not None else (None if opts["user"] else 0)
             path = export_layer(layer, opts["format"], opts["output"], bbox=parse_bbox(opts["bbox"], "--bbox"),
-                                csv_geometry=opts["csv_geometry"])
+                                csv_geometry=opts["csv_geometry"], limit=limit)
         except (ExportError, QueryError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"{layer.name} → {path}")

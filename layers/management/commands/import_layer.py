@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
@@ -55,7 +56,10 @@ class Command(BaseCommand):
         except LayerImportError as exc:
             if exc.report:
                 self._print_rejected(exc.report)
-            raise CommandError(f"{opts['file']}: {exc}") from exc
+            text = str(exc)  # format/archive errors already start with the file's name
+            if not text.startswith(f"{Path(opts['file']).name}:"):
+                text = f"{opts['file']}: {text}"
+            raise CommandError(text) from exc
         except PermissionError as exc:
             raise CommandError(str(exc)) from exc
         if opts["json"]:

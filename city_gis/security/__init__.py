@@ -1,0 +1,1 @@
+"""Request-level security helpers: trusted client address, expiring API tokens, outage middleware."""
