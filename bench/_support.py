@@ -14,6 +14,17 @@ def setup_django() -> None:
     django.setup()
 
 
+def unthrottled_ogc_env(concurrency: int) -> dict[str, str]:
+    """Environment for a server the OGC benches load: per-client rates far above any bench's load and a render
+    slot for every concurrent client, so the figures measure throughput, not the throttle (tileserver.limits).
+    The pixel budget and mapserv timeout stay as configured: the benches ask for small images only."""
+    return {
+        "CITYGIS_OGC_RATE_ANON": "100000000/min",
+        "CITYGIS_OGC_RATE_USER": "100000000/min",
+        "CITYGIS_RENDER_CONCURRENCY": str(max(concurrency, int(os.environ.get("CITYGIS_RENDER_CONCURRENCY", 0)))),
+    }
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1 (benches never listen elsewhere)."""
     with socket.socket() as s:

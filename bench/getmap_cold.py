@@ -71,7 +71,7 @@ def main() -> None:
             mapfile, config = work / "mapserver" / "citygis.map", work / "mapserver" / "mapserver.conf"
             mapserv_direct(warm, mapfile, config, CONCURRENCY)
             direct, err_direct = mapserv_direct(qs, mapfile, config, CONCURRENCY)
-            with gunicorn(work) as port:
+            with gunicorn(work, concurrency=CONCURRENCY) as port:
                 load(port, ["/ows?" + q for q in warm], len(warm), CONCURRENCY)
                 ours, err_ours = load(port, ["/ows?" + q for q in qs], len(qs), CONCURRENCY)
         print(f"getmap_cold: {REQUESTS} distinct 256x256 GetMap, concurrency {CONCURRENCY}")

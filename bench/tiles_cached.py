@@ -3,7 +3,9 @@ serving the very same cache files statically, same concurrency, same run. Prints
 
 Works on a scratch layer it creates (`land.bench_tiles`, 2,500 parcels in the `citygis` database or
 DATABASE_URL) with the configuration and cache in a temporary directory; everything is removed afterwards.
-Servers bind 127.0.0.1 only. BENCH_TILES_REQUESTS and BENCH_TILES_CONCURRENCY override the load.
+Servers bind 127.0.0.1 only. BENCH_TILES_REQUESTS and BENCH_TILES_CONCURRENCY override the load. Our gunicorn
+runs with the OGC rate and render limits lifted (bench._support.unthrottled_ogc_env): throughput, not throttle.
+Also prints the ceiling of any Python path: the same gunicorn serving one tile from memory with no framework.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench._support import free_port, setup_django
+from bench._support import free_port, setup_django, unthrottled_ogc_env
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_LAYER = "land.bench_tiles"
@@ -74,12 +76,13 @@ def scratch_layer(var_dir: Path, *, caches_enabled: bool = True):
 
 
 @contextmanager
-def gunicorn(var_dir: Path, workers: int = 2):
+def gunicorn(var_dir: Path, workers: int = 2, concurrency: int = CONCURRENCY):
+    """gunicorn (workers × 4 threads) on the scratch configuration, unthrottled for `concurrency` clients."""
     from django.db import connection
 
     port = free_port()
     db = connection.settings_dict
-    env = dict(os.environ, CITYGIS_VAR_DIR=str(var_dir))
+    env = dict(os.environ, CITYGIS_VAR_DIR=str(var_dir), **unthrottled_ogc_env(concurrency))
     if db.get("NAME") and "DATABASE_URL" not in os.environ:
         env["DATABASE_URL"] = f"postgis:///{db['NAME']}"
     cmd = [str(Path(sys.executable).with_name("gunicorn")), "city_gis.wsgi:application", "--bind",
@@ -203,6 +206,21 @@ def tile_paths() -> list[str]:
             for x in range(tx(lon0), tx(lon1) + 1) for y in range(ty(lat1), ty(lat0) + 1)]
 
 
+def trivial_wsgi(body_file: Path, work: Path, workers: int = 2):
+    """The same gunicorn serving one tile's bytes from memory with no framework: what gunicorn alone costs,
+    the ceiling of any Python path (printed so the distance to nginx can be split into server and our code)."""
+    app = work / "trivial_wsgi.py"
+    app.write_text(f"BODY = open({str(body_file)!r}, 'rb').read()\n"
+                   "def application(environ, start_response):\n"
+                   "    start_response('200 OK', [('Content-Type', 'image/png'), ('Content-Length', str(len(BODY)))])\n"
+                   "    return [BODY]\n")
+    port = free_port()
+    cmd = [str(Path(sys.executable).with_name("gunicorn")), "trivial_wsgi:application", "--chdir", str(work),
+           "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "4",
+           "--control-socket", str(work / "gunicorn-trivial.ctl")]
+    return serving(cmd, port)
+
+
 def main() -> None:
     setup_django()
     work = Path(tempfile.mkdtemp(prefix="bench-tiles-"))
@@ -219,11 +237,17 @@ def main() -> None:
             with nginx(work / "mapproxy" / "nginx-public-tiles.conf", work / "nginx") as port:
                 load(port, paths, 200, CONCURRENCY)
                 static, err_static = load(port, paths, REQUESTS, CONCURRENCY)
+            sample = next((work / "tilecache").rglob("*.png"))
+            with trivial_wsgi(sample, work) as port:
+                load(port, ["/"], 200, CONCURRENCY)
+                bare, _err = load(port, ["/"], REQUESTS, CONCURRENCY)
         if err_ours or err_static:
             raise RuntimeError(f"failed requests: ours {err_ours}, nginx {err_static}")
         print(f"tiles_cached: {len(paths)} cached tiles, {REQUESTS} requests, concurrency {CONCURRENCY}")
         print(f"tiles_cached: ours /tiles {ours:.0f} req/s (errors {err_ours}); nginx static {static:.0f} req/s "
               f"(errors {err_static}); ratio ours/nginx = {ours / static:.2f}")
+        print(f"tiles_cached: ceiling: bare gunicorn app (same workers) {bare:.0f} req/s = {bare / static:.2f} of "
+              f"nginx; ours/bare gunicorn = {ours / bare:.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
