@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pyproj import Transformer
 
+from . import tilestore
 from .mapproxy_conf import BASEMAP, GRIDS
 from .paths import config_paths
 
@@ -74,6 +75,8 @@ def tiles_in(directory: Path, grid: str, bbox: tuple[float, float, float, float]
 def invalidate(layer_name: str, bbox: tuple[float, float, float, float] | None = None) -> int:
     """Remove the cached tiles of `layer_name` covering bbox (all of them when None); returns files removed
     (−1 when whole directories were dropped)."""
+    if tilestore.is_shared():
+        return _invalidate_shared(layer_name, bbox)
     removed = 0
     for directory in layer_cache_dirs(layer_name):
         grid = directory.name
@@ -89,3 +92,13 @@ def invalidate(layer_name: str, bbox: tuple[float, float, float, float] | None =
             tile.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def _invalidate_shared(layer_name: str, bbox: tuple[float, float, float, float] | None) -> int:
+    """invalidate() on the shared Redis tile cache: every node sees the removal at once (−1: all removed)."""
+    removed = 0
+    for name in cache_names_for(layer_name):
+        for grid in GRIDS:
+            covering = None if bbox is None else (lambda z, grid=grid: tile_range(grid, z, bbox))
+            removed += tilestore.remove_shared(name, grid, covering)
+    return -1 if bbox is None else removed

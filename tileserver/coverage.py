@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from . import tilestore
 from .cache import tile_range
 from .mapproxy_conf import BASEMAP, COVERAGE_SRS, GRIDS, cache_name, source_name
 from .params import OGCParamError
@@ -175,7 +176,7 @@ def _stored_grids(conf: dict[str, Any]) -> dict[str, frozenset[str]]:
         pending.extend(layer.get("layers") or [])
         name = layer.get("name")
         cache = caches.get(cache_name(name)) if name else None
-        if (cache and layer.get("sources") == [cache_name(name)] and (cache.get("cache") or {}).get("type") == "file"
+        if (cache and layer.get("sources") == [cache_name(name)] and (cache.get("cache") or {}).get("type") in tilestore.STORED_TYPES
                 and cache.get("format", "image/png") == "image/png"):
             stored[name] = frozenset(cache.get("grids") or ())
     return stored

@@ -22,6 +22,7 @@ from city_gis.text_limits import xml_text
 from layers.access import basemap_departments
 from layers.models import Theme
 
+from . import tilestore
 from .limits import mapserver_options
 from .mapfile import MAX_SIZE
 from .paths import ConfigPaths
@@ -59,9 +60,10 @@ def coverage(bbox: BBox) -> dict[str, Any]:
     return {"bbox": list(bbox), "srs": COVERAGE_SRS}
 
 
-def file_cache(bbox: BBox) -> dict[str, Any]:
-    """A tile cache on disk that stores tiles only where they intersect `bbox` (outside: blank, not stored)."""
-    return {"type": "file", "directory_layout": "tms", "use_grid_names": True, "coverage": coverage(bbox)}
+def tile_cache(bbox: BBox) -> dict[str, Any]:
+    """A tile cache (on disk, or the shared Redis: tilestore.py) that stores tiles only where they intersect
+    `bbox` (outside: blank, not stored)."""
+    return tilestore.cache_config(coverage(bbox))
 
 
 def source_name(layer_name: str) -> str:
@@ -106,7 +108,7 @@ def build_mapproxy_conf(
         if spec.cacheable and caches_enabled:
             caches[cache_name(spec.name)] = {
                 "grids": list(GRIDS), "sources": [source_name(spec.name)], "format": "image/png",
-                "cache": file_cache(spec.coverage), "meta_size": [2, 2], "meta_buffer": 32,
+                "cache": tile_cache(spec.coverage), "meta_size": [2, 2], "meta_buffer": 32,
             }
             layer["sources"] = [cache_name(spec.name)]
         else:
@@ -125,7 +127,7 @@ def build_mapproxy_conf(
         sources[source_name(BASEMAP)] = src
         caches[cache_name(BASEMAP)] = {
             "grids": list(GRIDS), "sources": [source_name(BASEMAP)], "format": "image/png",
-            "cache": file_cache(base_coverage), "meta_size": [2, 2], "meta_buffer": 64,
+            "cache": tile_cache(base_coverage), "meta_size": [2, 2], "meta_buffer": 64,
         }
         groups["base"].insert(0, {"name": BASEMAP, "title": xml_escaped("底图"), "sources": [cache_name(BASEMAP)]})
     theme_labels = dict(Theme.choices)

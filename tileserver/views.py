@@ -24,9 +24,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from mapproxy.util.times import format_httpdate, parse_httpdate
 
-from . import coverage, limits
+from . import coverage, limits, tilestore
 from .auth import ROOT_LAYER, AuthenticationFailed, make_authorize, readable_layer_names, request_user
 from .mapfile import MAX_SIZE
+from .mapproxy_conf import cache_name
 from .params import OGCParamError, parse_ogc_query
 from .service import ConfigurationMissing, call_mapproxy
 
@@ -159,6 +160,8 @@ def _cache_hit(request: HttpRequest, tile: coverage.TileRequest) -> HttpResponse
     if stored is None:
         return None
     path, max_age = stored
+    if tilestore.is_shared():
+        return _shared_hit(request, tile, max_age)
     try:
         with open(path, "rb") as file:  # MapProxy writes tiles atomically (rename): never a partial file
             stat = os.fstat(file.fileno())
@@ -179,6 +182,23 @@ def _cache_hit(request: HttpRequest, tile: coverage.TileRequest) -> HttpResponse
         response = HttpResponse(body, content_type="image/png")
     response["ETag"] = etag
     response["Last-Modified"] = format_httpdate(stat.st_mtime)
+    response["Cache-Control"] = f"public, max-age={max_age}, s-maxage={max_age}"
+    return response
+
+
+def _shared_hit(request: HttpRequest, tile: coverage.TileRequest, max_age: int) -> HttpResponse | None:
+    """A tile in the shared Redis tile cache (tilestore.py), rendered by any node. Redis keeps no mtime: the
+    validator is the content's MD5 (ETag only, no Last-Modified)."""
+    body = tilestore.read_shared(cache_name(tile.layer), tile.grid, tile.z, tile.x, tile.y)
+    if body is None:
+        return None
+    etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
+    if request.META.get("HTTP_IF_NONE_MATCH") == etag:
+        response = HttpResponse(status=304)
+        del response["Content-Type"]
+    else:
+        response = HttpResponse(body, content_type="image/png")
+    response["ETag"] = etag
     response["Cache-Control"] = f"public, max-age={max_age}, s-maxage={max_age}"
     return response
 
