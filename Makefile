@@ -6,7 +6,7 @@ PORT ?= 8000
 WORKERS ?= 3
 VENV := .venv/bin
 
-.PHONY: setup run test bench lint clean-var
+.PHONY: setup run test bench lint clean-var cluster
 
 setup:
 	./scripts/setup.sh
@@ -23,6 +23,10 @@ test:
 	SETUP_STEPS="packages services browser db venv migrate mapconfig" ./scripts/setup.sh
 	$(VENV)/lint-imports
 	$(VENV)/pytest
+
+# Two app nodes behind nginx, a streaming read replica, the shared Redis tile cache, job workers (docs/scaling.md).
+cluster: setup
+	./scripts/cluster.sh
 
 bench: setup
 	$(VENV)/python -m bench

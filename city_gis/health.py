@@ -27,6 +27,8 @@ from django.http import HttpRequest, JsonResponse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET
 
+from city_gis.dbrouting import REPLICA, replica_configured
+from tileserver import tilestore
 from tileserver.limits import MAPSERV
 from tileserver.paths import config_paths
 
@@ -112,18 +114,51 @@ def check_disk() -> Check:
     return {"status": "ok" if free_mb >= minimum else "fail", "free_mb": free_mb, "min_free_mb": minimum}
 
 
+def check_replica() -> Check:
+    """The read replica (when DATABASE_REPLICA_URL is set) answers, is a standby, and how far it lags."""
+    timeout_ms = int(settings.CITYGIS_READY_DB_TIMEOUT_MS)
+    conn = connections[REPLICA]
+    try:
+        with transaction.atomic(using=REPLICA), conn.cursor() as cur:
+            cur.execute("SELECT set_config('statement_timeout', %s, true)", [f"{timeout_ms}ms"])
+            cur.execute("SELECT pg_is_in_recovery(), extract(epoch FROM now() - pg_last_xact_replay_timestamp())")
+            standby, lag = cur.fetchone()
+    except Exception as exc:
+        conn.close_if_unusable_or_obsolete()
+        return _failed(exc)
+    if not standby:
+        return {"status": "fail", "error": "not a standby"}
+    return {"status": "ok", "lag_s": None if lag is None else round(float(lag), 3)}
+
+
+def check_tile_cache() -> Check:
+    """The shared Redis tile cache (when CITYGIS_TILE_CACHE_REDIS_URL is set) answers a PING."""
+    try:
+        ok = tilestore.ping()
+    except Exception as exc:
+        return _failed(exc)
+    return {"status": "ok"} if ok else {"status": "fail", "error": "no PONG"}
+
+
 CHECKS: dict[str, Callable[[], Check]] = {
     "database": check_database,
     "cache": check_cache,
     "renderer": check_renderer,
     "disk": check_disk,
 }
+# Checked only where the deployment has them (several nodes).
+OPTIONAL_CHECKS: dict[str, tuple[Callable[[], bool], Callable[[], Check]]] = {
+    "replica": (replica_configured, check_replica),
+    "tile_cache": (tilestore.is_shared, check_tile_cache),
+}
 
 
 def run_checks() -> dict[str, Check]:
     """Every readiness check with its duration in milliseconds; a check that raises counts as failed."""
     results: dict[str, Check] = {}
-    for name, check in CHECKS.items():
+    wanted = dict(CHECKS)
+    wanted.update({name: check for name, (present, check) in OPTIONAL_CHECKS.items() if present()})
+    for name, check in wanted.items():
         started = time.perf_counter()
         try:
             result = check()

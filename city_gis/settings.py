@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "city_gis.metrics.MetricsMiddleware",  # Prometheus request count/latency per route (city_gis/metrics.py)
     "django.middleware.security.SecurityMiddleware",
     "city_gis.security.middleware.DatabaseOutageMiddleware",  # lost database → 503 + Retry-After
+    "city_gis.dbrouting.ReplicaReadsMiddleware",  # GET/HEAD of map, feature and catalogue paths read the replica
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -116,6 +117,14 @@ DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
 # Parallel test runs on one server need distinct test databases.
 if os.environ.get("CITYGIS_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["CITYGIS_TEST_DB_NAME"]}
+# A streaming standby for the read-heavy paths (city_gis/dbrouting.py, docs/deployment.md "Read replica").
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"], conn_max_age=60, conn_health_checks=True
+    )
+    DATABASES["replica"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["city_gis.dbrouting.ReadReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -178,6 +187,8 @@ CITYGIS_FEATURES_MAX_OFFSET = int(os.environ.get("CITYGIS_FEATURES_MAX_OFFSET", 
 CITYGIS_MAPFILE_DIR = VAR_DIR / "mapserver"
 CITYGIS_MAPPROXY_DIR = VAR_DIR / "mapproxy"
 CITYGIS_TILE_CACHE_DIR = VAR_DIR / "tilecache"
+# Shared tile cache for several app nodes (tileserver/tilestore.py): redis://host:port/db; unset: the file cache.
+CITYGIS_TILE_CACHE_REDIS_URL = os.environ.get("CITYGIS_TILE_CACHE_REDIS_URL", "")
 
 # OGC/tile cost limits (tileserver/limits.py; docs/security.md)
 # Largest WMS image (width × height pixels) for anonymous clients and for signed-in users.

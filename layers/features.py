@@ -13,6 +13,8 @@ from typing import Any
 from django.db import connection
 from django.utils.translation import gettext as _
 
+from city_gis.dbrouting import read_connection
+
 from .models import Layer
 from .registry import layer_from_sql, table_columns
 
@@ -110,7 +112,7 @@ def query_features(layer: Layer, *, bbox: BBox | None = None, filter_: tuple[str
     if limit is not None:
         sql += " LIMIT %s OFFSET %s"
         page_params += [limit, offset]
-    with connection.cursor() as cur:
+    with read_connection().cursor() as cur:  # the read replica inside a GET of /api/v1/layers/ (dbrouting)
         matched = -1
         if count:
             cur.execute(f"SELECT count(*) {base}", params)

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import yaml
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
+
+from city_gis.dbrouting import render_database
 
 from .mapfile import WFS_TYPES_NAME, build_mapfile, build_mapserver_config, fontset, wfs_feature_types
 from .mapproxy_conf import BASEMAP, GRIDS, build_mapproxy_conf, in_basemap
@@ -82,7 +84,8 @@ def generate_all(paths: ConfigPaths | None = None, *, caches_enabled: bool = Tru
     """Regenerate every configuration file from the registry; returns the paths written. Idempotent."""
     paths = paths or config_paths()
     specs = all_layer_specs()
-    mapfile, templates = build_mapfile(specs, paths, connection.settings_dict)
+    # MapServer renders (and answers WFS) from the read replica when there is one (city_gis/dbrouting.py).
+    mapfile, templates = build_mapfile(specs, paths, connections[render_database()].settings_dict)
     for name, text in templates.items():
         write_atomic(paths.mapfile_dir / "templates" / name, text)
     write_atomic(paths.mapfile_dir / "fonts.list", fontset())

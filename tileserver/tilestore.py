@@ -72,6 +72,10 @@ def _client(url: str):
                        socket_connect_timeout=SOCKET_TIMEOUT_S)
 
 
+def ping() -> bool:
+    return bool(_client(shared_url()).ping())
+
+
 def key(cache: str, grid: str, z: int, x: int, y: int) -> str:
     """MapProxy's Redis key of a tile (mapproxy.cache.redis: default prefix `<cache>_<grid>`)."""
     return f"{cache}_{grid}-{z}-{x}-{y}"

@@ -27,6 +27,7 @@ def mount_ogc_services(django_app: Callable) -> Callable:
     from django.db import close_old_connections
     from django.utils.functional import SimpleLazyObject
 
+    from city_gis.dbrouting import replica_reads
     from city_gis.metrics import observe_ogc
 
     from .views import serve_ogc
@@ -45,7 +46,8 @@ def mount_ogc_services(django_app: Callable) -> Callable:
             request.session = session_engine.SessionStore(session_key)
             # Without a session cookie get_user() is AnonymousUser: skip the lazy proxy every tile would pay for.
             request.user = SimpleLazyObject(lambda: get_user(request)) if session_key else AnonymousUser()
-            response = serve_ogc(request, path)
+            with replica_reads():  # GET/HEAD only (above): the read replica, when there is one
+                response = serve_ogc(request, path)
         finally:
             close_old_connections()
         body = response.content  # joins the response's chunks: once
