@@ -189,6 +189,8 @@ CITYGIS_MAPPROXY_DIR = VAR_DIR / "mapproxy"
 CITYGIS_TILE_CACHE_DIR = VAR_DIR / "tilecache"
 # Shared tile cache for several app nodes (tileserver/tilestore.py): redis://host:port/db; unset: the file cache.
 CITYGIS_TILE_CACHE_REDIS_URL = os.environ.get("CITYGIS_TILE_CACHE_REDIS_URL", "")
+# Seconds between a process's checks that its generated configuration matches the registry (tileserver/freshness.py).
+CITYGIS_CONFIG_CHECK_SECONDS = float(os.environ.get("CITYGIS_CONFIG_CHECK_SECONDS") or 2)
 
 # OGC/tile cost limits (tileserver/limits.py; docs/security.md)
 # Largest WMS image (width × height pixels) for anonymous clients and for signed-in users.

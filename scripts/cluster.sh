@@ -5,7 +5,8 @@
 #
 # Environment (defaults): CLUSTER_DB=citygis, CLUSTER_PORT=8080 (nginx), NODE_PORTS="8001 8002",
 # REPLICA_PORT=5433, CLUSTER_DIR=$CITYGIS_VAR_DIR/cluster, CLUSTER_REDIS_DB=2 (tile cache), NODE_WORKERS=2,
-# CLUSTER_WORKERS=2 (job workers; 0 = none), CLUSTER_CONSUMER=1 (hazard consumer; 0 = none).
+# CLUSTER_WORKERS=2 (job workers; 0 = none), CLUSTER_CONSUMER=1 (hazard consumer; 0 = none),
+# CLUSTER_REPLICA=1 (0: every node reads the primary), CLUSTER_TILE_CACHE=redis (file: each node's own disk).
 # Prints "cluster ready: http://127.0.0.1:$CLUSTER_PORT" once nginx answers through both nodes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,9 +36,11 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 0' INT TERM
 
-mkdir -p "$DIR/logs" && touch "$DIR/logs/replica.log" && chown postgres "$DIR/logs/replica.log"
+mkdir -p "$DIR/logs" "$DIR/run" && touch "$DIR/logs/replica.log" && chown postgres "$DIR/logs/replica.log"
 chmod 755 "$DIR"
 
+unset DATABASE_REPLICA_URL CITYGIS_TILE_CACHE_REDIS_URL  # decided below, never inherited
+if [ "${CLUSTER_REPLICA:-1}" = 1 ]; then
 # 1. The primary lets a replication role in from 127.0.0.1 (the line is added once).
 psql -X -q -v ON_ERROR_STOP=1 -d postgres <<'SQL'
 do $$ begin
@@ -73,12 +76,13 @@ printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' > '$DIR/replica/
 : > '$DIR/replica/pg_ident.conf'"
 as_postgres "$PGBIN/pg_ctl" -D "$DIR/replica" -l "$DIR/logs/replica.log" -w start >/dev/null
 log "replica streaming on 127.0.0.1:$REPLICA_PORT ($(psql -X -Atd postgres -c "select state from pg_stat_replication where application_name = 'walreceiver' limit 1"))"
+export DATABASE_REPLICA_URL="postgis://127.0.0.1:$REPLICA_PORT/$DB"
+fi
 
 # 3. Every node: shared Django cache and tile cache in Redis, the replica for the read paths, nginx trusted.
 export DATABASE_URL="${DATABASE_URL:-postgis:///$DB}"
-export DATABASE_REPLICA_URL="postgis://127.0.0.1:$REPLICA_PORT/$DB"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/1}"
-export CITYGIS_TILE_CACHE_REDIS_URL="redis://127.0.0.1:6379/$REDIS_DB"
+if [ "${CLUSTER_TILE_CACHE:-redis}" = redis ]; then export CITYGIS_TILE_CACHE_REDIS_URL="redis://127.0.0.1:6379/$REDIS_DB"; fi
 export CITYGIS_TRUSTED_PROXIES="127.0.0.1/32"
 export CITYGIS_VAR_DIR="$VAR"
 "$VENV/citygis" generate_mapconfig >/dev/null  # MapServer now reads the replica, MapProxy caches in Redis
@@ -90,7 +94,6 @@ for port in "${NODES[@]}"; do
     --control-socket "$DIR/run/gunicorn-$port.ctl" --pid "$DIR/run/node-$port.pid" \
     >"$DIR/logs/node-$port.log" 2>&1 &
   PIDS+=($!)
-  echo "$!" > "$DIR/run/node-$port.launcher"
 done
 for i in $(seq 1 "${CLUSTER_WORKERS:-2}"); do
   if "$VENV/citygis" help run_jobs >/dev/null 2>&1; then
@@ -134,7 +137,7 @@ for port in "${NODES[@]}" "$PORT"; do
   done
   curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" || { log "node on $port did not start"; tail -20 "$DIR/logs/node-$port.log" || true; exit 1; }
 done
-log "cluster ready: http://127.0.0.1:$PORT (nodes ${NODES[*]}, replica $REPLICA_PORT)"
+log "cluster ready: http://127.0.0.1:$PORT (nodes ${NODES[*]}, replica ${DATABASE_REPLICA_URL:-none}, tiles ${CITYGIS_TILE_CACHE_REDIS_URL:-file})"
 # Nodes and workers may die (the failover test kills them); the cluster lives as long as nginx does.
 wait "$NGINX" || true
 log "nginx ended"

@@ -17,6 +17,7 @@ from django.db import connection, connections
 
 from city_gis.dbrouting import render_database
 
+from .freshness import fingerprint_file, registry_fingerprint
 from .mapfile import WFS_TYPES_NAME, build_mapfile, build_mapserver_config, fontset, wfs_feature_types
 from .mapproxy_conf import BASEMAP, GRIDS, build_mapproxy_conf, in_basemap
 from .paths import ConfigPaths, config_paths
@@ -83,6 +84,7 @@ def database_label() -> str:
 def generate_all(paths: ConfigPaths | None = None, *, caches_enabled: bool = True) -> ConfigPaths:
     """Regenerate every configuration file from the registry; returns the paths written. Idempotent."""
     paths = paths or config_paths()
+    fingerprint = registry_fingerprint()  # before reading: a change meanwhile makes the next check regenerate
     specs = all_layer_specs()
     # MapServer renders (and answers WFS) from the read replica when there is one (city_gis/dbrouting.py).
     mapfile, templates = build_mapfile(specs, paths, connections[render_database()].settings_dict)
@@ -99,6 +101,7 @@ def generate_all(paths: ConfigPaths | None = None, *, caches_enabled: bool = Tru
     write_atomic(paths.mapproxy_dir / NGINX_SNIPPET_NAME, nginx_snippet(specs, paths))
     write_atomic(paths.stamp, database_label() + "\n")
     write_atomic(paths.coverages, json.dumps(coverages(specs), indent=0) + "\n")
+    write_atomic(fingerprint_file(paths), fingerprint + "\n")
     write_atomic(paths.mapproxy_yaml, yaml.safe_dump(conf, allow_unicode=True, sort_keys=False))
     return paths
 

@@ -24,7 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from mapproxy.util.times import format_httpdate, parse_httpdate
 
-from . import coverage, limits, tilestore
+from . import coverage, freshness, limits, tilestore
 from .auth import ROOT_LAYER, AuthenticationFailed, make_authorize, readable_layer_names, request_user
 from .mapfile import MAX_SIZE
 from .mapproxy_conf import cache_name
@@ -215,6 +215,7 @@ def _serve(request: HttpRequest, path: str) -> tuple[HttpResponse, object]:
         host = request.get_host()  # ALLOWED_HOSTS: the fast path skips CommonMiddleware
     except DisallowedHost:
         return service_exception("Host header not allowed", "InvalidParameterValue", "Host"), None
+    freshness.ensure_current()  # a layer changed through another node: this node's configuration follows
     try:
         params = parse_ogc_query(request.META.get("QUERY_STRING", ""))
     except OGCParamError as exc:

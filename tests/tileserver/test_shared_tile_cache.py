@@ -34,6 +34,7 @@ def _db_number() -> int:
 def shared(settings, tile_data):
     """Every node of this test points at one Redis database (emptied of the test layer's tiles first)."""
     url = f"redis://127.0.0.1:6379/{_db_number()}"
+    invalidate(PUBLIC)  # no tile of the layer left in the local file cache by earlier tests
     settings.CITYGIS_TILE_CACHE_REDIS_URL = url
     generate_all()
     client = redis.Redis.from_url(url)
@@ -67,7 +68,8 @@ def test_a_tile_rendered_by_one_node_is_served_by_another(client, shared, settin
     first = client.get(url)
     assert first.status_code == 200 and first["Content-Type"] == "image/png"
     assert shared.get(key) == first.content  # MapProxy stored it in Redis
-    assert not (config_paths().cache_dir / PUBLIC).exists()  # and not on this node's disk
+    x, y = xyz(*PROBE, Z)
+    assert not (config_paths().cache_dir / PUBLIC / "webmercator" / str(Z) / str(x) / f"{y}.png").exists()  # not on disk
 
     # Node two: its own var directory (generated configuration, empty local cache), the same Redis.
     settings.CITYGIS_MAPFILE_DIR = tmp_path / "mapserver"
