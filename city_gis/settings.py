@@ -125,6 +125,9 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     DATABASES["replica"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = ["city_gis.dbrouting.ReadReplicaRouter"]
+# Behind pgBouncer in transaction pooling (scripts/cluster.sh): no server-side cursors, they outlive a transaction.
+if os.environ.get("CITYGIS_DB_POOLER") == "transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # A local cluster on one machine (docs/scaling.md): a streaming read replica of the PostgreSQL 15 primary
-# (pg_basebackup), two app nodes behind nginx, the shared Redis tile cache, two job workers and the hazard
+# (pg_basebackup), pgBouncer, two app nodes behind nginx, the shared Redis tile cache, two job workers and the hazard
 # consumer. Runs in the foreground; Ctrl-C (or SIGTERM) stops every process it started and the replica.
 #
 # Environment (defaults): CLUSTER_DB=citygis, CLUSTER_PORT=8080 (nginx), NODE_PORTS="8001 8002",
 # REPLICA_PORT=5433, CLUSTER_DIR=$CITYGIS_VAR_DIR/cluster, CLUSTER_REDIS_DB=2 (tile cache), NODE_WORKERS=2,
 # CLUSTER_WORKERS=2 (job workers; 0 = none), CLUSTER_CONSUMER=1 (hazard consumer; 0 = none),
-# CLUSTER_REPLICA=1 (0: every node reads the primary), CLUSTER_TILE_CACHE=redis (file: each node's own disk).
+# CLUSTER_REPLICA=1 (0: every node reads the primary), CLUSTER_TILE_CACHE=redis (file: each node's own disk),
+# CLUSTER_POOLER=1 (pgBouncer on POOL_PORT=6433 in front of the primary; 0: nodes connect directly).
 # Prints "cluster ready: http://127.0.0.1:$CLUSTER_PORT" once nginx answers through both nodes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,8 +80,39 @@ log "replica streaming on 127.0.0.1:$REPLICA_PORT ($(psql -X -Atd postgres -c "s
 export DATABASE_REPLICA_URL="postgis://127.0.0.1:$REPLICA_PORT/$DB"
 fi
 
-# 3. Every node: shared Django cache and tile cache in Redis, the replica for the read paths, nginx trusted.
+# 3. pgBouncer (transaction pooling) in front of the primary: many node connections share a few server ones.
 export DATABASE_URL="${DATABASE_URL:-postgis:///$DB}"
+if [ "${CLUSTER_POOLER:-1}" = 1 ]; then
+  POOL_PORT="${POOL_PORT:-6433}"
+  ME="$(id -un)"
+  cat > "$DIR/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=5432
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $POOL_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $DIR/pgbouncer.users
+pool_mode = transaction
+max_client_conn = 1000
+default_pool_size = 20
+ignore_startup_parameters = extra_float_digits
+pidfile = $DIR/run/pgbouncer.pid
+logfile = $DIR/logs/pgbouncer.log
+INI
+  printf '"%s" ""\n' "$ME" > "$DIR/pgbouncer.users"
+  touch "$DIR/logs/pgbouncer.log"
+  chown postgres "$DIR/pgbouncer.ini" "$DIR/pgbouncer.users" "$DIR/logs/pgbouncer.log" "$DIR/run" 2>/dev/null || true
+  if [ "$(id -u)" = 0 ]; then pgbouncer -u postgres "$DIR/pgbouncer.ini" & else pgbouncer "$DIR/pgbouncer.ini" & fi
+  PIDS+=($!)
+  for _ in $(seq 1 50); do psql -X -q -h 127.0.0.1 -p "$POOL_PORT" -d "$DB" -c "select 1" >/dev/null 2>&1 && break; sleep 0.1; done
+  export DATABASE_URL="postgis://$ME@127.0.0.1:$POOL_PORT/$DB"
+  export CITYGIS_DB_POOLER=transaction
+  log "pgbouncer (transaction pooling) on 127.0.0.1:$POOL_PORT"
+fi
+
+# 4. Every node: shared Django cache and tile cache in Redis, the replica for the read paths, nginx trusted.
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/1}"
 if [ "${CLUSTER_TILE_CACHE:-redis}" = redis ]; then export CITYGIS_TILE_CACHE_REDIS_URL="redis://127.0.0.1:6379/$REDIS_DB"; fi
 export CITYGIS_TRUSTED_PROXIES="127.0.0.1/32"
@@ -107,7 +139,7 @@ if [ "${CLUSTER_CONSUMER:-1}" = 1 ] && "$VENV/citygis" help hazard_consumer >/de
   PIDS+=($!)
 fi
 
-# 4. nginx in front: round robin, a failed node is skipped for 5 s and idempotent requests retried on the other.
+# 5. nginx in front: round robin, a failed node is skipped for 5 s and idempotent requests retried on the other.
 {
   if [ "$(id -u)" = 0 ]; then printf 'user www-data;\n'; fi  # never serve as root
   printf 'worker_processes 1;\npid %s/run/nginx.pid;\nerror_log %s/logs/nginx-error.log warn;\n' "$DIR" "$DIR"

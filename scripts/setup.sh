@@ -20,6 +20,7 @@ DEBIAN_PACKAGES=(
   gdal-bin mapserver-bin cgi-mapserver
   fonts-noto-cjk python3-venv python3-dev
   nginx-light curl ca-certificates
+  pgbouncer  # connection pooling in front of PostgreSQL (scripts/cluster.sh, docs/scaling.md)
   redis-server mosquitto
 )
 BROWSER_PACKAGES=(chromium)

@@ -52,10 +52,12 @@ def cluster(django_db_setup, django_db_blocker):
         db = connection.settings_dict["NAME"]
     base = Path(tempfile.mkdtemp(prefix="citygis-cluster-"))
     base.chmod(0o755)  # the replica's postgres user walks into it
-    ports = {"nginx": _free_port(), "node1": _free_port(), "node2": _free_port(), "replica": _free_port()}
+    ports = {"nginx": _free_port(), "node1": _free_port(), "node2": _free_port(), "replica": _free_port(),
+             "pool": _free_port()}
     redis_db = 10 + zlib.crc32(db.encode()) % 6
     env = dict(os.environ, CLUSTER_DB=db, DATABASE_URL=f"postgis:///{db}", CLUSTER_PORT=str(ports["nginx"]),
                NODE_PORTS=f"{ports['node1']} {ports['node2']}", REPLICA_PORT=str(ports["replica"]),
+               POOL_PORT=str(ports["pool"]),
                CLUSTER_DIR=str(base / "cluster"), CITYGIS_VAR_DIR=str(base / "var"), CLUSTER_REDIS_DB=str(redis_db),
                NODE_WORKERS="1", CLUSTER_CONSUMER="0",
                # The load below is bounded by the test itself; throttles are not what it measures.
@@ -116,6 +118,18 @@ def test_the_replica_is_a_streaming_standby_that_follows_the_primary(cluster):
             cur.execute("DROP TABLE IF EXISTS cluster_probe")
         replica.close()
         primary.close()
+
+
+def test_the_nodes_reach_the_primary_through_pgbouncer(cluster):
+    log = (cluster["dir"] / "logs" / "pgbouncer.log").read_text()
+    pooled = psycopg2.connect(host="127.0.0.1", port=cluster["ports"]["pool"], dbname=cluster["db"])
+    try:
+        with pooled.cursor() as cur:
+            cur.execute("SELECT count(*) FROM layers_layer")
+            assert cur.fetchone()[0] > 0
+    finally:
+        pooled.close()
+    assert "transaction" in (cluster["dir"] / "pgbouncer.ini").read_text() and "FATAL" not in log
 
 
 def test_every_node_reports_its_dependencies_ready(cluster):
