@@ -171,8 +171,13 @@ def build_query(params: dict[str, str], user) -> tuple[str, str]:
     out = {k: v for k, v in params.items() if k in FORWARDED}
     out["service"] = "WFS"
     if "typenames" in params and "typename" in params:
-        # MapServer reads one or the other by version: both would let an unchecked one through.
-        raise WFSError("give TYPENAMES or TYPENAME, not both", "InvalidParameterValue", "TYPENAME")
+        # QGIS 3.22 sends both (the same names). MapServer reads one or the other by version: two different
+        # lists would let an unchecked one through, so only identical ones pass, as the version's own key.
+        if _names(params["typenames"]) != _names(params["typename"]):
+            raise WFSError("TYPENAMES and TYPENAME name different types", "InvalidParameterValue", "TYPENAME")
+        keep = "typename" if version == "1.1.0" else "typenames"
+        out.pop("typenames" if keep == "typename" else "typename", None)
+        params = {k: v for k, v in params.items() if k != ("typenames" if keep == "typename" else "typename")}
     type_key = "typenames" if "typenames" in params else "typename"
     names = _names(params.get(type_key, ""))
     if operation == "DescribeFeatureType":

@@ -169,6 +169,8 @@ FORBIDDEN_REQUESTS = [
     {"REQUEST": "GetFeature", "TYPENAMES": PUBLIC, "ID": f"{RESTRICTED}.1"},
     {"REQUEST": "GetFeature", "VERSION": "1.1.0", "TYPENAME": RESTRICTED},
     {"REQUEST": "DescribeFeatureType", "TYPENAMES": RESTRICTED},
+    {"REQUEST": "DescribeFeatureType", "TYPENAMES": RESTRICTED, "TYPENAME": RESTRICTED},  # as QGIS asks
+    {"REQUEST": "GetFeature", "VERSION": "1.1.0", "TYPENAMES": RESTRICTED, "TYPENAME": f"ms:{RESTRICTED}"},
 ]
 
 
@@ -182,6 +184,13 @@ def test_forbidden_feature_type_is_refused(tile_data, params, username, status):
         assert resp["WWW-Authenticate"].startswith("Basic")
     else:
         assert "WWW-Authenticate" not in resp
+
+
+@pytest.mark.parametrize("version", ["2.0.0", "1.1.0"])
+def test_typenames_and_typename_naming_the_same_type_are_one_request_as_qgis_sends_it(tile_data, version):
+    """QGIS 3.22's WFS provider sends DescribeFeatureType with both keys; the same names are one request."""
+    resp = wfs({"VERSION": version, "REQUEST": "DescribeFeatureType", "TYPENAMES": PUBLIC, "TYPENAME": PUBLIC})
+    assert resp.status_code == 200 and b"complexType" in resp.content
 
 
 def test_owner_department_gets_the_restricted_features(tile_data):
