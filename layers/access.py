@@ -107,7 +107,7 @@ def visible_layers(user, *, partial: bool = False) -> QuerySet[Layer]:
     With `partial`, also the domain layers the user may read only row-filtered (the REST features API, which
     applies `row_filter`).
     """
-    qs = _classification_visible(user)
+    qs = _classification_visible(user).filter(retired_at__isnull=True)  # retired layers leave every service
     allowed = (Access.FULL, Access.PARTIAL) if partial else (Access.FULL,)
     for policy in read_policies():
         if policy.access(user) not in allowed:

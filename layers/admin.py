@@ -31,7 +31,7 @@ class LayerAdminForm(forms.ModelForm):
         model = m.Layer
         fields = [
             "name", "theme", "title_zh", "title_en", "abstract", "keywords", "owner", "kind", "geometry_type", "srid",
-            "source_table", "id_column", "geom_column", "source_filter", "attribute_columns", "raster_path",
+            "source_table", "id_column", "geom_column", "source_where", "attribute_columns", "raster_path",
             "is_generic", "style", "classification", "readers", "update_frequency", "cacheable", "min_zoom",
             "max_zoom", "sort_order", "extent",
         ]
@@ -79,8 +79,8 @@ class LayerAdmin(LeafletGeoAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:
-            # raw SQL and table names are a system administrator's business
-            fields += ["source_table", "source_filter", "id_column", "geom_column", "is_generic"]
+            # table names and row filters are a system administrator's business
+            fields += ["source_table", "source_where", "id_column", "geom_column", "is_generic"]
         return fields
 
     def get_form(self, request, obj=None, change=False, **kwargs):

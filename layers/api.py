@@ -4,6 +4,11 @@ Reading is open to everyone but filtered by layers.access (hidden layers answer 
 may read only in part (a handler's cases in cases.*) is listed and its `features` row-filtered by
 layers.access.row_filter; `export` needs the whole layer (404 otherwise), like the OGC services. Writing needs
 layers.access.can_write, creating a layer may_create_layer / may_publish_to_theme (403 otherwise).
+
+Imports above CITYGIS_IMPORT_ASYNC_BYTES, or any with `?async=1`, run in a background job (layers.jobs): the
+answer is 202 with `Location: /api/v1/jobs/{id}/`; `?async=0` keeps a large one in the request. Every import,
+and `POST …/rollback/`, makes a layer version (layers.versions; read them in layers.versions_api).
+`DELETE /api/v1/layers/{name}/` retires a layer: it leaves every service, its rows and history stay.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.types import OpenApiTypes
@@ -23,11 +29,17 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from . import jobs
 from .access import can_write, may_create_layer, may_publish_to_theme, row_filter, visible_layers
 from .exporter import CONTENT_TYPES, FORMATS, ExportError, export_response
 from .features import QueryError, parse_bbox, parse_filter, query_features
 from .importer import LayerCreate, LayerImportError, import_file
+from .jobkinds import IMPORT, import_params
+from .jobs_api import JobSerializer, location
 from .models import Classification, Layer, Theme
+from .versions import MAX_COMMENT, VersionError
+from .versions import rollback as rollback_to
+from .versions_api import LayerVersionSerializer
 
 CRS_URN = "urn:ogc:def:crs:EPSG::4490"
 # Paging bounds are read per request (settings CITYGIS_FEATURES_MAX_LIMIT / _MAX_OFFSET); these name the
@@ -42,6 +54,12 @@ BBOX_PARAM = OpenApiParameter("bbox", {"type": "string", "pattern": rf"^{_NUMBER
 # Actions that serve rows one request at a time and apply the reader's row filter; the others (export, import)
 # need the whole layer.
 ROW_FILTERED_ACTIONS = ("list", "retrieve", "features")
+# Uploads larger than this are imported by a background job unless the client asks `?async=0`.
+ASYNC_BYTES = int(settings.CITYGIS_IMPORT_ASYNC_BYTES)
+ASYNC_PARAM = OpenApiParameter("async", str, enum=["0", "1"], description=_lazy(
+    "1：在后台任务中导入（202 + Location）；0：在请求中导入；缺省：超过 %(n)s 字节的文件在后台导入") % {"n": ASYNC_BYTES})
+LOCATION_HEADER = OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[202],
+                                   description=_lazy("后台任务的地址 /api/v1/jobs/{id}/"))
 
 
 class OwnerSerializer(serializers.Serializer):
@@ -87,10 +105,19 @@ class UploadSerializer(serializers.Serializer):
     file = serializers.FileField()
     srs = serializers.CharField(required=False, allow_blank=True, help_text=_lazy('源坐标系，如 EPSG:4544（文件未声明时必填）'))
     skip_rejected = serializers.BooleanField(required=False, default=False)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_COMMENT,
+                                    help_text=_lazy("版本说明"))
 
 
 class ImportSerializer(UploadSerializer):
     mode = serializers.ChoiceField(choices=["append", "replace"], default="append")
+    key = serializers.RegexField(r"^[^\x00-\x1f]{1,60}$", required=False, help_text=_lazy(
+        "replace 时识别同一要素的属性（专题图层默认其唯一编号列；缺省时按几何与属性完全相同识别）"))
+
+
+class RollbackSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, max_value=999_999_999)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_COMMENT)
 
 
 class CreateSerializer(UploadSerializer):
@@ -112,6 +139,8 @@ ReportSerializer = inline_serializer(
         "rows_deleted": serializers.IntegerField(), "created": serializers.BooleanField(),
         "rejected": serializers.ListField(child=serializers.DictField()),
         "bbox": serializers.ListField(child=serializers.FloatField(), allow_null=True),
+        "version": serializers.IntegerField(allow_null=True), "rows_added": serializers.IntegerField(),
+        "rows_changed": serializers.IntegerField(), "rows_removed": serializers.IntegerField(),
     },
 )
 
@@ -130,10 +159,33 @@ def _int_param(request, name: str, default: int, maximum: int) -> int:
     return value
 
 
-def _run_import(upload, layer_name: str, user, **kwargs) -> dict:
-    """Save the upload to a temporary file (keeping only its extension) and import it."""
+def _wants_async(request, upload) -> bool:
+    raw = request.query_params.get("async")
+    if raw in (None, ""):
+        return upload.size > ASYNC_BYTES
+    if raw not in ("0", "1"):
+        raise ValidationError({"async": _("取 0 或 1")})
+    return raw == "1"
+
+
+def _import_or_queue(request, upload, layer_name: str, ok_status: int, **kwargs) -> Response:
+    """Import the upload now (`ok_status` + report), or queue it as a background job (202 + Location)."""
     if upload.size > settings.CITYGIS_IMPORT_MAX_BYTES:
         raise ValidationError({"file": _("文件超过上限 %(citygis_import_max_bytes)s 字节") % {"citygis_import_max_bytes": settings.CITYGIS_IMPORT_MAX_BYTES}})
+    if not _wants_async(request, upload):
+        return Response(_run_import(upload, layer_name, request.user, **kwargs), status=ok_status)
+    folder = jobs.new_folder()
+    file = f"upload{Path(upload.name or '').suffix.lower()[:10]}"
+    with (folder / file).open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    job = jobs.submit(IMPORT, import_params(file=file, name=upload.name or "file", layer=layer_name,
+                                            user=request.user, **kwargs), request.user, folder=folder)
+    return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location(job)})
+
+
+def _run_import(upload, layer_name: str, user, **kwargs) -> dict:
+    """Save the upload to a temporary file (keeping only its extension) and import it."""
     suffix = Path(upload.name or "").suffix.lower()[:10]
     with tempfile.TemporaryDirectory(prefix="citygis-upload-") as tmp:
         path = Path(tmp) / f"upload{suffix}"
@@ -160,7 +212,7 @@ class LayerViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = None
 
     def get_permissions(self):
-        if self.action in ("create", "import_features"):
+        if self.action in ("create", "import_features", "rollback", "destroy"):
             return [permissions.IsAuthenticated()]
         return [permissions.AllowAny()]
 
@@ -197,8 +249,9 @@ class LayerViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         request={"multipart/form-data": CreateSerializer},
-        responses={201: ReportSerializer},
-        description=_lazy('新建通用图层并导入文件（zip Shapefile / GeoPackage / GeoJSON / CSV）。'),
+        parameters=[ASYNC_PARAM, LOCATION_HEADER],
+        responses={201: ReportSerializer, 202: JobSerializer},
+        description=_lazy('新建通用图层并导入文件（zip Shapefile / GeoPackage / GeoJSON / CSV）；大文件在后台任务中导入（202）。'),
     )
     def create(self, request):
         form = CreateSerializer(data=request.data)
@@ -214,12 +267,14 @@ class LayerViewSet(viewsets.ReadOnlyModelViewSet):
             raise PermissionDenied({"department": _("无权为部门 %(department)s 创建图层") % {"department": department}})
         spec = LayerCreate(department=department, title_zh=data["title_zh"], title_en=data["title_en"],
                            theme=data.get("theme"), classification=data["classification"], abstract=data["abstract"])
-        report = _run_import(data["file"], data["name"], request.user, create=spec, srs=data.get("srs") or None,
-                             skip_rejected=data["skip_rejected"])
-        return Response(report, status=status.HTTP_201_CREATED)
+        return _import_or_queue(request, data["file"], data["name"], status.HTTP_201_CREATED, create=spec,
+                                srs=data.get("srs") or None, skip_rejected=data["skip_rejected"],
+                                comment=data["comment"])
 
-    @extend_schema(request={"multipart/form-data": ImportSerializer}, responses={200: ReportSerializer},
-                   description=_lazy('向已有图层导入文件；mode=replace 先清空。仅责任部门的数据管理员或管理员。'))
+    @extend_schema(request={"multipart/form-data": ImportSerializer}, parameters=[ASYNC_PARAM, LOCATION_HEADER],
+                   responses={200: ReportSerializer, 202: JobSerializer},
+                   description=_lazy('向已有图层导入文件；mode=replace 先清空。仅责任部门的数据管理员或管理员。'
+                                     '大文件在后台任务中导入（202）。'))
     @action(detail=True, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
     def import_features(self, request, name=None):
         layer = self.get_object()
@@ -228,9 +283,35 @@ class LayerViewSet(viewsets.ReadOnlyModelViewSet):
         form = ImportSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        report = _run_import(data["file"], layer.name, request.user, srs=data.get("srs") or None,
-                             mode=data["mode"], skip_rejected=data["skip_rejected"])
-        return Response(report)
+        return _import_or_queue(request, data["file"], layer.name, status.HTTP_200_OK, srs=data.get("srs") or None,
+                                mode=data["mode"], skip_rejected=data["skip_rejected"], comment=data["comment"],
+                                key=data.get("key"))
+
+    @extend_schema(request=RollbackSerializer, responses={201: LayerVersionSerializer},
+                   description=_lazy('回滚：生成一个新版本，其要素与指定版本相同。仅责任部门的数据管理员或管理员。'))
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, name=None):
+        layer = self.get_object()
+        if not can_write(request.user, layer):
+            raise PermissionDenied(_("无权写入图层 %(layer)s") % {"layer": layer.name})
+        form = RollbackSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            version = rollback_to(layer, request.user, form.validated_data["version"], form.validated_data["comment"])
+        except VersionError as exc:
+            raise ValidationError({exc.field: str(exc)}) from exc
+        return Response(LayerVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None},
+                   description=_lazy('停用图层：从 WMS/WMTS/WFS/OGC API/目录中移除；数据与版本历史保留。'
+                                     '仅责任部门的数据管理员或管理员。'))
+    def destroy(self, request, name=None):
+        layer = self.get_object()
+        if not can_write(request.user, layer):
+            raise PermissionDenied(_("无权停用图层 %(layer)s") % {"layer": layer.name})
+        layer.retired_at = timezone.now()
+        layer.save(update_fields=["retired_at", "updated_at"])  # post_save: the tileserver regenerates
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
         parameters=[

@@ -101,9 +101,10 @@ def query_features(layer: Layer, *, bbox: BBox | None = None, filter_: tuple[str
                 raise QueryError("filter", _('未知属性 %(attr)s；可用：%(value)s') % {'attr': attr, 'value': ', '.join(columns)})
             conditions.append(f"{qn(attr)}::text = %s")
             params.append(value)
-    base = layer_from_sql(layer).replace("%", "%%")  # the filter is raw SQL: keep its % away from the driver
+    # the filter's values are literals in the fragment (layers.source_filter): keep a LIKE's % away from the driver
+    base = layer_from_sql(layer).replace("%", "%%")
     if conditions:
-        base += (" AND " if layer.source_filter else " WHERE ") + " AND ".join(f"({c})" for c in conditions)
+        base += (" AND " if layer.source_where else " WHERE ") + " AND ".join(f"({c})" for c in conditions)
     select_attrs = ["attributes"] if layer.is_generic else columns
     geom_sql = f"ST_AsGeoJSON({geom}, 7)" if geometry == "geojson" else f"ST_AsBinary({geom})"
     cols_sql = "".join(f", {qn(c)}" for c in select_attrs)

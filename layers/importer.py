@@ -6,7 +6,10 @@ validated and serialised chunk by chunk while PostgreSQL ingests the previous ch
 geometries, CSV-quoted values — data never becomes SQL), all in one transaction. Rows that cannot be
 imported are reported (row number counts data rows from 1); unless `skip_rejected`, any rejected row
 aborts the import after every chunk was validated, and the rollback leaves the database unchanged.
-Finally `refresh_stats(layer, bbox=changed)` so the tileserver drops the affected tiles.
+Every import becomes a layer version (layers.versions): in the same transaction, after the rows are written,
+the feature history records what was added, changed and removed (a replace first gives re-imported features
+their old ids back, matched by key or by content, so unchanged features stay unchanged). Finally
+`refresh_stats(layer, bbox=changed)` so the tileserver drops the affected tiles.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import dataclasses
 import datetime as dt
 import io
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -34,6 +37,7 @@ from tqdm import tqdm
 
 from city_gis.accounts.models import Department
 
+from . import source_filter
 from .access import can_write, may_create_layer
 from .datasets import Dataset, dataset_for, dataset_for_layer
 from .models import GenericFeature, Layer, Theme
@@ -45,6 +49,14 @@ from .validation import (
     validate_abstract,
     validate_attribute_name,
     validate_title,
+)
+from .versions import (
+    VersionError,
+    ensure_baseline,
+    lock_layer,
+    match_replaced,
+    max_feature_id,
+    record_version,
 )
 
 __all__ = ["ImportReport", "LayerImportError", "LayerCreate", "import_file"]
@@ -73,6 +85,10 @@ class ImportReport:
     ignored_columns: list[str] = field(default_factory=list)
     created: bool = False
     bbox: list[float] | None = None
+    version: int | None = None  # the layer version the import made (layers.versions)
+    rows_added: int = 0  # …and its counts, after a replace matched re-imported features to the old ones
+    rows_changed: int = 0
+    rows_removed: int = 0
 
     def reject(self, row: int, reason: str, field_name: str = "geometry") -> None:
         self.rows_rejected += 1
@@ -326,7 +342,12 @@ def _csv(value: Any) -> str:
     return '"' + str(value).replace('"', '""') + '"'
 
 
-def _copy(table: str, columns: list[str], chunks: Iterator[tuple[int, str]], total: int | None, progress: bool) -> None:
+# progress callback: (rows written so far, rows in the file or None when read in chunks)
+Progress = Callable[[int, int | None], None]
+
+
+def _copy(table: str, columns: list[str], chunks: Iterator[tuple[int, str]], total: int | None, progress: bool,
+          on_progress: Progress | None = None) -> None:
     """COPY CSV chunks into `table`, building the next chunk while the server ingests the current one.
 
     psycopg2 releases the GIL while libpq streams, so one worker thread overlaps Python and PostgreSQL work;
@@ -337,10 +358,14 @@ def _copy(table: str, columns: list[str], chunks: Iterator[tuple[int, str]], tot
     with connection.cursor() as cur, ThreadPoolExecutor(max_workers=1) as pool, \
             tqdm(total=total, unit=_('行'), desc=_('写入'), disable=not progress) as bar:
         pending = None
+        done = 0
         for rows, text in chunks:
             if pending is not None:
                 bar.update(pending[0])
                 pending[1].result()
+                done += pending[0]
+                if on_progress is not None:
+                    on_progress(done, total)
             # 1 MiB reads: copy_expert takes the GIL back for every read (8 KiB by default), and the
             # main thread is busy preparing the next chunk
             pending = (rows, pool.submit(cur.cursor.copy_expert, sql, io.StringIO(text), COPY_READ))
@@ -395,8 +420,8 @@ def _delete_existing(layer: Layer, dataset: Dataset | None) -> int:
         if dataset is None:
             cur.execute("DELETE FROM layers_genericfeature WHERE layer_id = %s", [layer.pk])
         else:
-            where = f" WHERE ({layer.source_filter})" if layer.source_filter else ""
-            cur.execute(f"DELETE FROM {connection.ops.quote_name(dataset.table)}{where}")
+            where, params = source_filter.compose(layer)
+            cur.execute(sql.SQL("DELETE FROM {} WHERE {}").format(sql.Identifier(dataset.table), where), params)
         return cur.rowcount
 
 
@@ -418,12 +443,12 @@ def _create_layer(name: str, spec: LayerCreate, family: str) -> Layer:
         layer = register_layer(
             name, owner=dept, theme=theme, title_zh=spec.title_zh or name, title_en=spec.title_en,
             abstract=spec.abstract, classification=spec.classification, geometry_type=family,
-            source_table=GenericFeature._meta.db_table, source_filter="layer_id IS NULL", is_generic=True,
+            source_table=GenericFeature._meta.db_table, source_where=[{"column": "layer_id", "op": "is_null"}], is_generic=True,
         )
     except ValidationError as exc:
         raise LayerImportError(_('图层元数据无效：%(value)s') % {'value': '; '.join(exc.messages)}, field="name") from exc
-    layer.source_filter = f"layer_id = {int(layer.pk)}"
-    layer.save(update_fields=["source_filter"])
+    layer.source_where = [{"column": "layer_id", "op": "=", "value": layer.pk}]
+    layer.save(update_fields=["source_where"])
     return layer
 
 
@@ -554,11 +579,15 @@ class _Chunks:
 
 def import_file(path: str | Path, layer_name: str, *, user=None, create: LayerCreate | None = None,
                 srs: str | None = None, mode: str = "append", skip_rejected: bool = False,
-                progress: bool = False) -> ImportReport:
+                progress: bool = False, comment: str = "", key: str | None = None,
+                on_progress: Progress | None = None) -> ImportReport:
     """Import `path` into layer `layer_name` (creating a generic layer with `create`); return the report.
 
     `user` (None = trusted CLI operator) must pass layers.access.can_write. Raises LayerImportError
     (with `.report` when rows were rejected) or PermissionError; the database is then unchanged.
+    `comment` describes the new layer version; `key` (replace) is the attribute that identifies a feature across
+    the old and the new data (typed layers: their first unique column by default; else equal content);
+    `on_progress(rows written, rows in file or None)` is called after each chunk.
     """
     if mode not in ("append", "replace"):
         raise LayerImportError(_("mode 取 append 或 replace，得到 %(mode)s") % {"mode": repr(mode)}, field="mode")
@@ -582,11 +611,13 @@ def import_file(path: str | Path, layer_name: str, *, user=None, create: LayerCr
     with tempfile.TemporaryDirectory(prefix="citygis-import-") as tmp:  # read from until the last chunk
         dataset_path, kind = locate_dataset(Path(path), Path(tmp))
         read = read_chunks(dataset_path, srs, kind, name=Path(path).name, size=CHUNK if dataset is None else None)
-        return _write(read, layer_name, layer, dataset, create, mode, skip_rejected, progress)
+        return _write(read, layer_name, layer, dataset, create, mode, skip_rejected, progress,
+                      user=user, comment=comment, key=key, on_progress=on_progress)
 
 
 def _write(read: Read, layer_name: str, layer: Layer | None, dataset: Dataset | None, create: LayerCreate | None,
-           mode: str, skip_rejected: bool, progress: bool) -> ImportReport:
+           mode: str, skip_rejected: bool, progress: bool, *, user=None, comment: str = "", key: str | None = None,
+           on_progress: Progress | None = None) -> ImportReport:
     """Prepare and COPY the rows `read` in one transaction; see the module docstring."""
     report = ImportReport(layer=layer_name, mode=mode, source_crs=read.source.to_string())
     if layer is not None:
@@ -598,6 +629,10 @@ def _write(read: Read, layer_name: str, layer: Layer | None, dataset: Dataset | 
         if layer is None:
             layer = _create_layer(layer_name, create, chunks.family)
             report.created = True
+        else:
+            lock_layer(layer)  # one versioned writer per layer at a time
+            ensure_baseline(layer, user)  # rows written before versioning become version 1
+        above = max_feature_id(layer) if mode == "append" and not report.created else None
         old_bbox = layer.bbox
         if mode == "replace":
             report.rows_deleted = _delete_existing(layer, dataset)
@@ -609,7 +644,7 @@ def _write(read: Read, layer_name: str, layer: Layer | None, dataset: Dataset | 
         else:
             columns, table = ["layer_id", "geom", "attributes", "created_at", "updated_at"], GenericFeature._meta.db_table
         with _foreign_keys_checked_per_statement(table):
-            _copy(table, columns, texts, total, progress)
+            _copy(table, columns, texts, total, progress, on_progress)
         if report.rows_rejected and not skip_rejected:
             report.rejected.sort(key=lambda r: r["row"])
             raise LayerImportError(
@@ -618,6 +653,14 @@ def _write(read: Read, layer_name: str, layer: Layer | None, dataset: Dataset | 
                 report=report.to_dict(),
             )
         report.rows_written = chunks.written
+        try:
+            if mode == "replace":
+                match_replaced(layer, key)
+            version = record_version(layer, user, mode, comment, above=above)
+        except VersionError as exc:
+            raise LayerImportError(str(exc), field=exc.field) from exc
+        report.version, report.rows_added = version.number, version.rows_added
+        report.rows_changed, report.rows_removed = version.rows_changed, version.rows_removed
         bounds = chunks.bounds
         if bounds and old_bbox and mode == "replace":
             bounds = [min(bounds[0], old_bbox[0]), min(bounds[1], old_bbox[1]),

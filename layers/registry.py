@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from city_gis.accounts.models import Department
 
+from . import source_filter
 from .models import Layer
 from .raster import raster_extent, validate_raster
 from .signals import layer_changed
@@ -58,10 +59,12 @@ def _qualified(table: str) -> str:
 
 
 def layer_from_sql(layer: Layer) -> str:
-    """`FROM … WHERE …` fragment selecting the layer's features (identifiers validated by the model)."""
+    """`FROM … WHERE …` fragment selecting the layer's features (identifiers validated by the model; the WHERE
+    only when the layer has a source filter, its values quoted by the driver: layers.source_filter)."""
     sql = f"FROM {_qualified(layer.source_table)}"
-    if layer.source_filter:
-        sql += f" WHERE ({layer.source_filter})"
+    where = source_filter.as_sql_text(layer, connection)
+    if where:
+        sql += f" WHERE {where}"
     return sql
 
 

@@ -3,8 +3,13 @@
 from rest_framework.routers import SimpleRouter
 
 from .api import LayerViewSet
+from .jobs_api import JobViewSet
+from .versions_api import LayerVersionViewSet
 
 router = SimpleRouter()
 router.register("layers", LayerViewSet, basename="layer")
+router.register(rf"layers/(?P<name>{LayerViewSet.lookup_value_regex})/versions", LayerVersionViewSet,
+                basename="layer-version")
+router.register("jobs", JobViewSet, basename="job")
 
 urlpatterns = router.urls

@@ -14,3 +14,4 @@ from .thematic import (  # noqa: F401
     WaterBody,
     ZoningPlot,
 )
+from .versions import FeatureHistory, Job, JobState, LayerVersion, VersionKind  # noqa: F401

@@ -2,7 +2,7 @@
 and the map viewer.
 
 A vector layer points at a PostGIS table or view (`source_table`, `id_column`, `geom_column`, optional
-`source_filter`) stored in EPSG:4490. A raster layer points at a GeoTIFF/COG file (`raster_path`).
+`source_where`, a structured row filter: layers/source_filter.py) stored in EPSG:4490. A raster layer points at a GeoTIFF/COG file (`raster_path`).
 
 `style` is a JSON document (see layers/style.py for the schema):
     {"fill": "#a6cee3", "stroke": "#1f78b4", "stroke_width": 0.8, "opacity": 70,
@@ -99,8 +99,10 @@ class Layer(models.Model):
     )
     id_column = models.CharField(_("主键列"), max_length=60, default="id", validators=[validate_sql_identifier])
     geom_column = models.CharField(_("几何列"), max_length=60, default="geom", validators=[validate_sql_identifier])
-    source_filter = models.TextField(
-        _("过滤条件"), blank=True, help_text=_("SQL WHERE 条件，仅系统管理员可设置（如 layer_id = 12）")
+    # structured, never SQL text: layers.source_filter composes it (schema layers/schemas/source_where.schema.json)
+    source_where = models.JSONField(
+        _("过滤条件"), default=list, blank=True,
+        help_text=_('条件列表（AND），仅系统管理员可设置，如 [{"column": "layer_id", "op": "=", "value": 12}]'),
     )
     attribute_columns = ArrayField(
         models.CharField(max_length=60, validators=[validate_sql_identifier]),
@@ -129,6 +131,8 @@ class Layer(models.Model):
     extent = models.PolygonField(_("范围"), srid=4490, null=True, blank=True)
     feature_count = models.BigIntegerField(_("要素数"), default=0)
     last_update = models.DateTimeField(_("最后更新"), null=True, blank=True)
+    # Retired layers leave every service (layers.access.visible_layers); their rows and history stay.
+    retired_at = models.DateTimeField(_("停用时间"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -147,6 +151,10 @@ class Layer(models.Model):
             raise ValidationError({"source_table": _("矢量图层必须指定数据表")})
         if self.kind == LayerKind.RASTER and not self.raster_path:
             raise ValidationError({"raster_path": _("栅格图层必须指定文件")})
+        if self.kind == LayerKind.VECTOR:
+            from ..source_filter import validate
+
+            validate(self.source_where, self.source_table)
 
     @property
     def short_name(self) -> str:

@@ -43,7 +43,7 @@ def test_parcels_layer(db) -> Layer:
     """A typed test layer backed by the LandParcel table, public, owned by the land department."""
     return register_layer(
         "land.lyt_parcels", owner="land", title_zh="测试地块", geometry_type="POLYGON",
-        source_table="layers_landparcel", source_filter="starts_with(parcel_code, 'T-')", classification="public",
+        source_table="layers_landparcel", source_where=[{"column": "parcel_code", "op": "like", "value": "T-%"}], classification="public",
     )
 
 

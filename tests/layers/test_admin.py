@@ -1,5 +1,7 @@
 """Admin: the layer list is limited to the user's department; style JSON is validated; map widgets render."""
 
+import json
+
 import pytest
 
 from layers.models import Layer
@@ -12,7 +14,7 @@ pytestmark = pytest.mark.django_db
 def two_layers():
     make = lambda name, owner: register_layer(  # noqa: E731
         name, owner=owner, title_zh=name, geometry_type="POLYGON", source_table="layers_landparcel",
-        source_filter="false")
+        source_where=[{"column": "id", "op": "is_null"}])
     return make("land.lyt_admin_land", "land"), make("housing.lyt_admin_housing", "housing")
 
 
@@ -43,12 +45,20 @@ def test_admin_refuses_an_invalid_style(client, two_layers, user_factory):
     assert form.status_code == 200
     data = {k: v for k, v in form.context["adminform"].form.initial.items() if v is not None}
     data.update({"style": '{"fill": "red"}', "keywords": "", "attribute_columns": "", "readers": [],
-                 "owner": layer.owner_id, "extent": ""})
+                 "owner": layer.owner_id, "extent": "", "source_where": json.dumps(layer.source_where)})
     response = client.post(url, data)
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert list(errors) == ["style"] and errors["style"][0].startswith("fill:")
     assert Layer.objects.get(pk=layer.pk).style == {}
+    # the source filter is JSON checked by its schema and against the table's columns, named in the error
+    data.update({"style": "{}", "source_where": '[{"column": "no_such", "op": "is_null"}]'})
+    errors = client.post(url, data).context["adminform"].form.errors
+    assert list(errors) == ["source_where"] and errors["source_where"][0].startswith("source_where[0].column:")
+    data["source_where"] = '[{"column": "id", "op": "drop"}]'
+    errors = client.post(url, data).context["adminform"].form.errors
+    assert list(errors) == ["source_where"] and errors["source_where"][0].startswith("source_where[0].op:")
+    assert Layer.objects.get(pk=layer.pk).source_where == [{"column": "id", "op": "is_null"}]
 
 
 def test_thematic_admin_has_a_leaflet_map(client, user_factory):

@@ -237,12 +237,13 @@ def test_upload_over_the_limit_answers_400(client, squares, user_factory, settin
     assert not Layer.objects.filter(name="land.lyt_big").exists()
 
 
-def test_source_filter_with_percent_signs_is_raw_sql(client, parcels, tmp_path, test_parcels_layer):
+def test_source_filter_like_with_percent_signs(client, parcels, tmp_path, test_parcels_layer):
     path = tmp_path / "p.gpkg"
     parcels.to_file(path, driver="GPKG")
     import_file(path, test_parcels_layer.name)
     register_layer("land.lyt_like", owner="land", title_zh="LIKE", geometry_type="POLYGON",
-                   source_table="layers_landparcel", source_filter="parcel_code LIKE 'T-00%'", classification="public")
+                   source_table="layers_landparcel", classification="public",
+                   source_where=[{"column": "parcel_code", "op": "like", "value": "T-00%"}])
     body = client.get("/api/v1/layers/land.lyt_like/features/", {"bbox": "100,20,110,30"}).json()
     assert body["numberMatched"] == 3
     assert client.get("/api/v1/layers/land.lyt_like/features/").json()["numberMatched"] == 3

@@ -45,7 +45,7 @@ def test_geojson_creates_a_generic_layer_with_attributes(squares, tmp_path):
     layer = Layer.objects.get(name="land.lyt_generic")
     assert (report.rows_read, report.rows_written, report.rows_rejected, report.created) == (3, 3, 0, True)
     assert layer.is_generic and layer.source_table == "layers_genericfeature"
-    assert layer.source_filter == f"layer_id = {layer.pk}" and layer.geometry_type == "POLYGON"
+    assert layer.source_where == [{"column": "layer_id", "op": "=", "value": layer.pk}] and layer.geometry_type == "POLYGON"
     assert layer.feature_count == 3 and layer.owner.code == "land"
     names = sorted(f.attributes["name"] for f in layer.generic_features.all())
     assert names == ["丙", "乙", "甲"]
@@ -286,7 +286,8 @@ def test_typed_point_layer_takes_single_part_multipoints_and_rejects_real_multip
     from layers.registry import register_layer
 
     register_layer("disaster.lyt_shelters", owner="geohazard", title_zh="测试避难所", geometry_type="POINT",
-                   source_table="layers_shelter", source_filter="name LIKE 'T%%'")
+                   source_table="layers_shelter",
+                   source_where=[{"column": "name", "op": "like", "value": "T%"}])
     frame = gpd.GeoDataFrame(
         {"name": ["T甲", "T乙"], "capacity": [300, 80]},
         geometry=[MultiPoint([(LON0, LAT0)]), MultiPoint([(LON0, LAT0), (LON0 + 0.01, LAT0)])], crs=4490,

@@ -25,9 +25,10 @@ pytestmark = pytest.mark.django_db
 
 def _generic(name: str, owner: str) -> Layer:
     layer = register_layer(name, owner=owner, title_zh=name, geometry_type="POINT", is_generic=True,
-                           source_table="layers_genericfeature", source_filter="layer_id IS NULL")
-    layer.source_filter = f"layer_id = {int(layer.pk)}"
-    layer.save(update_fields=["source_filter"])
+                           source_table="layers_genericfeature",
+                           source_where=[{"column": "layer_id", "op": "is_null"}])
+    layer.source_where = [{"column": "layer_id", "op": "=", "value": layer.pk}]
+    layer.save(update_fields=["source_where"])
     return layer
 
 
