@@ -29,6 +29,7 @@ from pathlib import Path
 
 import requests
 
+from bench._report import record
 from bench._support import free_port, setup_django, unthrottled_ogc_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -191,6 +192,12 @@ def main() -> None:
             intake = intake_with_a_node_killed(two, tokens(), points, category_codes(), uuids)
         finally:
             purge(uuids)
+    record("cluster", "cached tiles, 2 nodes + Redis vs 1 node + files", ours=tiles_two, floor=tiles_one, unit="req/s",
+           target=">= 0.8")
+    record("cluster", "cold GetMap from the replica vs the primary", ours=getmap_replica, floor=getmap_primary,
+           unit="req/s", target=">= 0.9")
+    record("cluster", "intake with a node killed: cases / reports sent", ours=intake["cases"], floor=REPORTS,
+           unit="cases", target=">= 1")
     print(f"cluster cached tiles via nginx: 1 node + file cache {tiles_one:.0f} req/s, 2 nodes + shared Redis "
           f"{tiles_two:.0f} req/s, ratio {tiles_two / tiles_one:.2f} (target >= 0.8)")
     print(f"cluster cold GetMap via nginx: primary {getmap_primary:.1f} req/s, replica {getmap_replica:.1f} req/s, "

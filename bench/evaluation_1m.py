@@ -18,6 +18,8 @@ import subprocess
 import sys
 import time
 
+from bench._report import record
+
 N_DEFAULT = 1_000_000
 PERIOD = "2030-06"
 ROUNDS = 2
@@ -388,9 +390,11 @@ def child() -> None:
         ours_total += ours
         hand_total += hand
         agree = _agrees(level, results, rows)
+        record("evaluation_1m", f"{level} level", ours=ours, floor=hand, unit="s", target="<= 1.1")
         print(f"evaluation_1m: {level:<10} ours {ours:7.3f} s  hand-written SQL {hand:7.3f} s  "
               f"ratio {ours / hand:5.2f}×  units {len(results):>5}  counts {'agree' if agree else 'DIFFER'}",
               flush=True)
+    record("evaluation_1m", "all levels", ours=ours_total, floor=hand_total, unit="s", target="<= 1.5")
     print(f"evaluation_1m: all levels, {PERIOD}: ours {ours_total:.3f} s / hand-written {hand_total:.3f} s "
           f"= {ours_total / hand_total:.2f}× (target ≤ 1.5×)", flush=True)
 

@@ -12,6 +12,7 @@ import os
 import random
 import time
 
+from bench._report import record
 from bench._support import setup_django
 
 POINTS = int(os.environ.get("BENCH_GEOCODE_POINTS", 3000))
@@ -66,6 +67,7 @@ def main() -> None:
     (t_raw, n_raw), (t_ours, n_ours) = timings["raw"], timings["ours"]
     assert n_raw == n_ours, "geocode() and the raw query disagree on which points are inside"
     rate_raw, rate_ours = POINTS / t_raw, POINTS / t_ours
+    record("geocode", "geocode() vs raw ST_Contains", ours=rate_ours, floor=rate_raw, unit="points/s", target=">= 0.8")
     print(f"geocode: {POINTS} points ({n_ours} inside {cells.count()} cells): raw ST_Contains {rate_raw:,.0f} points/s, "
           f"geocode() {rate_ours:,.0f} points/s, ratio ours/raw {rate_ours / rate_raw:.2f}")
 

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench._report import record
 from bench._support import setup_django
 
 SCRATCH_TABLE = "bench_ogr2ogr_import"
@@ -114,6 +115,7 @@ def main() -> None:
     finally:
         cleanup()
     best_ogr, best_ours = min(t_ogr), min(t_ours)
+    record("import_vs_ogr2ogr", f"import {written} polygons", ours=best_ours, floor=best_ogr, unit="s", target="<= 1.5")
     print(f"import_vs_ogr2ogr: {written} polygons (EPSG:4544 → 4490, best of {ROUNDS})  ogr2ogr {best_ogr:.2f} s  "
           f"citygis import_layer {best_ours:.2f} s  ratio {best_ours / best_ogr:.2f}× (target ≤ 1.5×)")
     sys.stdout.flush()

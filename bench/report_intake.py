@@ -25,6 +25,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from bench._report import record
 from bench._support import free_port, setup_django
 
 REPO = Path(__file__).resolve().parents[1]
@@ -233,6 +234,10 @@ def main() -> None:
             count2, dups2 = count_cases([b["client_uuid"] for b in second])
         print(f"baseline (insert one row)   {base['rps']:8.1f} req/s   p95 {base['p95_ms']:7.1f} ms   {base['statuses']}")
         print(f"reports (with geocoding)    {real['rps']:8.1f} req/s   p95 {real['p95_ms']:7.1f} ms   {real['statuses']}")
+        record("report_intake", "reports vs insert-only view", ours=real["rps"], floor=base["rps"], unit="req/s",
+               target=">= 0.4")
+        record("report_intake", "reports p95 (target: ratio to 150 ms)", ours=real["p95_ms"], floor=150, unit="ms",
+               target="<= 1")
         print(f"report_intake throughput ratio reports/baseline: {real['rps'] / base['rps']:.3f}  "
               f"(p95 ratio {real['p95_ms'] / base['p95_ms']:.2f})")
         print(f"report_intake count: cases {count} of {n}, lost {n - count + dups}, duplicate client_uuid {dups}")

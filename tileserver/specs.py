@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import connection
 
+from layers import source_filter
 from layers.models import Layer
 from layers.registry import table_columns
 from layers.style import StyleError, normalise_style
@@ -118,8 +119,9 @@ def _vector_spec(layer: Layer, spec: LayerSpec) -> LayerSpec | None:
         else:
             select.append(col)
     sql = f"select {', '.join(select)} from {layer.source_table}"
-    if layer.source_filter:
-        sql += f" where ({layer.source_filter})"
+    where = source_filter.as_sql_text(layer, connection)  # DATA takes no bind parameters: driver-quoted literals
+    if where:
+        sql += f" where {where}"
     spec.attributes, spec.select_sql = attrs, sql
     spec.geometry_subtype = _geometry_subtype(layer.source_table, layer.geom_column)
     spec.id_column, spec.geom_column = layer.id_column, layer.geom_column

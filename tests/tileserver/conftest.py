@@ -78,7 +78,7 @@ def tile_data(django_db_setup, django_db_blocker, tile_settings):
         register_layer(
             "land.test_parcels", owner="land", title_zh="测试宗地", abstract="瓦片服务测试数据",
             keywords=["测试", "宗地"], classification="public",
-            source_filter=f"parcel_code = '{public.parcel_code}'",
+            source_where=[{"column": "parcel_code", "op": "=", "value": public.parcel_code}],
             style={"fill": "#888888", "stroke": "#000000", "stroke_width": 1, "opacity": 100,
                    "classify_by": "landuse_code",
                    "classes": [{"value": "0701", "label": "城镇住宅用地", "fill": "#ff0000"}],
@@ -86,7 +86,7 @@ def tile_data(django_db_setup, django_db_blocker, tile_settings):
             **common)
         register_layer(
             "land.test_restricted", owner="land", title_zh="测试受限图层", classification="restricted",
-            source_filter=f"parcel_code = '{secret.parcel_code}'",
+            source_where=[{"column": "parcel_code", "op": "=", "value": secret.parcel_code}],
             style={"fill": "#0000ff", "stroke": "#000000", "opacity": 100}, **common)
         users = {}
         for username, dept, roles in (("tiles_land", "land", ["handler", "data_steward"]),

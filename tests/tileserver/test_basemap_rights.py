@@ -44,7 +44,8 @@ def base_layers(django_db_blocker, tile_data):
             # Created directly: the composition rule must hold whatever a write path allowed.
             register_layer(name, owner=owner, title_zh=name, kind="vector", geometry_type="POLYGON",
                            source_table="layers_landparcel", classification=classification,
-                           source_filter=f"parcel_code = '{code}'", attribute_columns=["id", "parcel_code"],
+                           source_where=[{"column": "parcel_code", "op": "=", "value": code}],
+                           attribute_columns=["id", "parcel_code"],
                            style={"fill": fill, "stroke": fill, "opacity": 100})
         paths = generate_all()
     yield paths

@@ -47,7 +47,7 @@ def hostile(django_db_blocker, tile_data):
         for name, (title, abstract, keyword, _read) in HOSTILE.items():
             register_layer(name, owner="land", title_zh="待替换", kind="vector", geometry_type="POLYGON",
                            source_table="layers_landparcel", classification="public",
-                           source_filter=f"parcel_code = '{parcel.parcel_code}'",
+                           source_where=[{"column": "parcel_code", "op": "=", "value": parcel.parcel_code}],
                            attribute_columns=["id", "parcel_code", "landuse_name", "name"])
             Layer.objects.filter(name=name).update(title_zh=title, abstract=abstract, keywords=[keyword])
         paths = generate_all()

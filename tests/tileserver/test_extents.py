@@ -41,11 +41,12 @@ def extent_layers(django_db_blocker, tile_data):
     common = dict(owner="land", kind="vector", geometry_type="POLYGON", source_table="layers_landparcel",
                   classification="public", attribute_columns=["id", "parcel_code"])
     with django_db_blocker.unblock():
-        register_layer("land.test_empty", title_zh="无数据图层", source_filter="parcel_code = 'TSTILE-NONE'",
-                       **common)
+        register_layer("land.test_empty", title_zh="无数据图层",
+                       source_where=[{"column": "parcel_code", "op": "=", "value": "TSTILE-NONE"}], **common)
+        # the public parcel now and the one test_growing_layer adds
         register_layer("land.test_growing", title_zh="增长图层",
-                       source_filter=f"parcel_code = '{tile_data['public'].parcel_code}' "
-                                     f"or parcel_code like '{PREFIX}GROW%'", **common)
+                       source_where=[{"column": "parcel_code", "op": "in",
+                                      "value": [tile_data["public"].parcel_code, PREFIX + "GROW1"]}], **common)
         paths = generate_all()
     yield paths
     with django_db_blocker.unblock():
