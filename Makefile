@@ -13,6 +13,12 @@ setup:
 
 run: setup
 	rm -rf var/prometheus && mkdir -p var/prometheus  # per-worker metric files (city_gis/metrics.py), fresh per start
+	export REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/1}" CITYGIS_RENDERER="$${CITYGIS_RENDERER:-fastcgi}"; \
+	$(VENV)/citygis generate_mapconfig >/dev/null; \
+	$(VENV)/citygis renderer & renderer_pid=$$!; \
+	$(VENV)/citygis run_jobs & jobs_pid=$$!; \
+	$(VENV)/citygis hazard_consumer & hazard_pid=$$!; \
+	trap 'kill $$renderer_pid $$jobs_pid $$hazard_pid 2>/dev/null' EXIT INT TERM; \
 	PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/var/prometheus" \
 	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/1}" $(VENV)/gunicorn city_gis.wsgi:application \
 	  --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --timeout 120 --control-socket var/gunicorn.ctl \

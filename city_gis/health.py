@@ -28,7 +28,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET
 
 from city_gis.dbrouting import REPLICA, replica_configured
-from tileserver import tilestore
+from tileserver import renderer, tilestore
 from tileserver.limits import MAPSERV
 from tileserver.paths import config_paths
 
@@ -101,7 +101,9 @@ def check_renderer() -> Check:
     if missing:
         return {"status": "fail", "error": "configuration missing", "missing": missing}
     ok, error = _probe_mapserv()
-    return {"status": "ok"} if ok else {"status": "fail", "error": error}
+    if ok and renderer.mode() == "fastcgi" and not renderer.is_running(paths):
+        ok, error = False, "renderer pool not running"
+    return {"status": "ok", "mode": renderer.mode()} if ok else {"status": "fail", "error": error}
 
 
 def check_disk() -> Check:

@@ -56,7 +56,6 @@ INSTALLED_APPS = [
     "django.contrib.gis",
     "rest_framework",
     "rest_framework.authtoken",
-    "rest_framework_gis",
     "django_filters",
     "drf_spectacular",
     "leaflet",
@@ -66,6 +65,8 @@ INSTALLED_APPS = [
     "city_gis.grid",
     "city_gis.cases",
     "city_gis.evaluation",
+    "city_gis.hazards",
+    "city_gis.review",
     "tileserver",
     "field_app_api",
     "frontend",
@@ -194,6 +195,10 @@ CITYGIS_TILE_CACHE_DIR = VAR_DIR / "tilecache"
 CITYGIS_TILE_CACHE_REDIS_URL = os.environ.get("CITYGIS_TILE_CACHE_REDIS_URL", "")
 # Seconds between a process's checks that its generated configuration matches the registry (tileserver/freshness.py).
 CITYGIS_CONFIG_CHECK_SECONDS = float(os.environ.get("CITYGIS_CONFIG_CHECK_SECONDS") or 2)
+# How MapProxy runs MapServer (tileserver/renderer.py): "cgi" spawns mapserv per render; "fastcgi" hands renders to
+# the persistent pool `citygis renderer` keeps alive (make run, make cluster), CITYGIS_RENDERER_PROCESSES strong.
+CITYGIS_RENDERER = os.environ.get("CITYGIS_RENDERER") or "cgi"
+CITYGIS_RENDERER_PROCESSES = int(os.environ.get("CITYGIS_RENDERER_PROCESSES") or 4)
 
 # OGC/tile cost limits (tileserver/limits.py; docs/security.md)
 # Largest WMS image (width × height pixels) for anonymous clients and for signed-in users.
@@ -209,6 +214,17 @@ CITYGIS_MAPSERV_TIMEOUT = int(os.environ.get("CITYGIS_MAPSERV_TIMEOUT", 30))
 # OGC/tile requests per client ("N/s|min|hour|day"; anonymous by client IP, users by id); beyond: 429.
 CITYGIS_OGC_RATE_ANON = os.environ.get("CITYGIS_OGC_RATE_ANON", "600/min")
 CITYGIS_OGC_RATE_USER = os.environ.get("CITYGIS_OGC_RATE_USER", "6000/min")
+# OGC API – Features bounds (tileserver/ogcapi, docs/ogcapi.md): page size (default, largest — a larger `limit`
+# is clamped, as Part 1 permits), largest offset, filter length, milliseconds per SQL statement.
+CITYGIS_OGCAPI_DEFAULT_LIMIT = int(os.environ.get("CITYGIS_OGCAPI_DEFAULT_LIMIT") or 100)
+CITYGIS_OGCAPI_MAX_LIMIT = int(os.environ.get("CITYGIS_OGCAPI_MAX_LIMIT") or 10_000)
+CITYGIS_OGCAPI_MAX_OFFSET = int(os.environ.get("CITYGIS_OGCAPI_MAX_OFFSET") or 10_000_000)
+CITYGIS_OGCAPI_MAX_FILTER_CHARS = int(os.environ.get("CITYGIS_OGCAPI_MAX_FILTER_CHARS") or 20_000)
+CITYGIS_OGCAPI_STATEMENT_TIMEOUT_MS = int(os.environ.get("CITYGIS_OGCAPI_STATEMENT_TIMEOUT_MS") or 15_000)
+# CSW bounds (tileserver/csw, docs/csw.md): records per page, POST body bytes, ids per GetRecordById.
+CITYGIS_CSW_MAX_RECORDS = int(os.environ.get("CITYGIS_CSW_MAX_RECORDS") or 100)
+CITYGIS_CSW_MAX_BODY = int(os.environ.get("CITYGIS_CSW_MAX_BODY") or 64 * 1024)
+CITYGIS_CSW_MAX_IDS = int(os.environ.get("CITYGIS_CSW_MAX_IDS") or 100)
 # WFS (tileserver/wfs.py): most features per GetFeature page (larger COUNT is lowered), largest response in bytes.
 CITYGIS_WFS_MAX_FEATURES = int(os.environ.get("CITYGIS_WFS_MAX_FEATURES", 10_000))
 CITYGIS_WFS_MAX_BYTES = int(os.environ.get("CITYGIS_WFS_MAX_BYTES", 100 * 1024 * 1024))
@@ -233,6 +249,12 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("CITYGIS_THROTTLE_ANON", "120/min"),
         "user": os.environ.get("CITYGIS_THROTTLE_USER", "100000/hour"),
+        # Login attempts per client address (axes additionally locks a username+address after failures).
+        "token": os.environ.get("CITYGIS_THROTTLE_TOKEN", "30/min"),
+        # Reports per inspector: a phone flushing its offline queue sends bursts, so this is generous.
+        "reports": os.environ.get("CITYGIS_THROTTLE_REPORTS", "600/min"),
+        # Open311 writes per API key / address.
+        "open311_post": os.environ.get("CITYGIS_THROTTLE_OPEN311_POST", "60/min"),
     },
     # A database outage (connection lost) answers 503 + Retry-After instead of 500.
     "EXCEPTION_HANDLER": "city_gis.security.middleware.api_exception_handler",
@@ -278,6 +300,43 @@ CITYGIS_DUPLICATE_WINDOW_HOURS = float(os.environ.get("CITYGIS_DUPLICATE_WINDOW_
 CITYGIS_ADDRESS_ROAD_RADIUS_M = float(os.environ.get("CITYGIS_ADDRESS_ROAD_RADIUS_M") or 200)
 # evaluation weights/grades file; empty = the packaged city_gis/evaluation/data/evaluation.yaml
 CITYGIS_EVALUATION_CONFIG = os.environ.get("CITYGIS_EVALUATION_CONFIG", "")
+# Geohazard monitoring (city_gis/hazards; docs/hazards.md): broker, topic prefix, consumer session, limits.
+CITYGIS_MQTT_URL = os.environ.get("CITYGIS_MQTT_URL") or "mqtt://127.0.0.1:1883"
+CITYGIS_MQTT_TOPIC_PREFIX = os.environ.get("CITYGIS_MQTT_TOPIC_PREFIX") or "citygis/devices/"
+# fixed client id + persistent session: QoS-1 readings published while the consumer is away are kept for it
+CITYGIS_MQTT_CLIENT_ID = os.environ.get("CITYGIS_MQTT_CLIENT_ID") or "citygis-hazard-consumer"
+CITYGIS_MQTT_SESSION_EXPIRY_S = int(os.environ.get("CITYGIS_MQTT_SESSION_EXPIRY_S") or 7 * 24 * 3600)
+CITYGIS_MQTT_RECEIVE_MAXIMUM = int(os.environ.get("CITYGIS_MQTT_RECEIVE_MAXIMUM") or 2000)
+# readings stored per consumer transaction, and the longest wait (s) to fill a batch
+CITYGIS_HAZARD_BATCH_SIZE = int(os.environ.get("CITYGIS_HAZARD_BATCH_SIZE") or 1000)
+CITYGIS_HAZARD_BATCH_WAIT_S = float(os.environ.get("CITYGIS_HAZARD_BATCH_WAIT_S") or 0.2)
+# months of readings kept (older partitions dropped by `citygis hazard_partitions`); months created ahead
+CITYGIS_HAZARD_RETENTION_MONTHS = int(os.environ.get("CITYGIS_HAZARD_RETENTION_MONTHS") or 24)
+CITYGIS_HAZARD_PARTITIONS_AHEAD = int(os.environ.get("CITYGIS_HAZARD_PARTITIONS_AHEAD") or 2)
+# largest reading payload (bytes), readings per HTTP batch, seconds observed_at may lie in the future
+CITYGIS_HAZARD_MAX_PAYLOAD_BYTES = int(os.environ.get("CITYGIS_HAZARD_MAX_PAYLOAD_BYTES") or 4096)
+CITYGIS_HAZARD_MAX_BATCH = int(os.environ.get("CITYGIS_HAZARD_MAX_BATCH") or 1000)
+CITYGIS_HAZARD_FUTURE_TOLERANCE_S = int(os.environ.get("CITYGIS_HAZARD_FUTURE_TOLERANCE_S") or 300)
+# alert rules file; empty = the packaged city_gis/hazards/data/alert_rules.json
+CITYGIS_HAZARD_RULES = os.environ.get("CITYGIS_HAZARD_RULES", "")
+# seconds between the consumer's offline/all-clear checks
+CITYGIS_HAZARD_CHECK_INTERVAL_S = float(os.environ.get("CITYGIS_HAZARD_CHECK_INTERVAL_S") or 60)
+# Planning review bounds and files (city_gis/review; docs/review.md): redline vertices, area (km², EPSG:4544),
+# polygons, upload bytes, conflicting features listed per rule, ms per SQL statement; the rule set and PDF font
+# (empty: the packaged rule set, the first CJK TrueType font found).
+CITYGIS_REVIEW_MAX_VERTICES = int(os.environ.get("CITYGIS_REVIEW_MAX_VERTICES") or 10_000)
+CITYGIS_REVIEW_MAX_AREA_KM2 = float(os.environ.get("CITYGIS_REVIEW_MAX_AREA_KM2") or 100)
+CITYGIS_REVIEW_MAX_PARTS = int(os.environ.get("CITYGIS_REVIEW_MAX_PARTS") or 100)
+CITYGIS_REVIEW_MAX_UPLOAD_BYTES = int(os.environ.get("CITYGIS_REVIEW_MAX_UPLOAD_BYTES") or 5 * 1024 * 1024)
+CITYGIS_REVIEW_MAX_FEATURES = int(os.environ.get("CITYGIS_REVIEW_MAX_FEATURES") or 500)
+CITYGIS_REVIEW_STATEMENT_TIMEOUT_MS = int(os.environ.get("CITYGIS_REVIEW_STATEMENT_TIMEOUT_MS") or 20_000)
+CITYGIS_REVIEW_RULESET = os.environ.get("CITYGIS_REVIEW_RULESET", "")
+CITYGIS_REVIEW_FONT = os.environ.get("CITYGIS_REVIEW_FONT", "")
+# Background jobs (layers/jobs.py; docs/jobs.md): a silent worker's job is re-queued after its lease (s); runs of a
+# job whose worker died before it is failed; uploads above this many bytes are imported as a job.
+CITYGIS_JOBS_LEASE_SECONDS = float(os.environ.get("CITYGIS_JOBS_LEASE_SECONDS") or 120)
+CITYGIS_JOBS_MAX_ATTEMPTS = int(os.environ.get("CITYGIS_JOBS_MAX_ATTEMPTS") or 3)
+CITYGIS_IMPORT_ASYNC_BYTES = int(os.environ.get("CITYGIS_IMPORT_ASYNC_BYTES") or 16 * 1024 * 1024)
 SPECTACULAR_SETTINGS = {
     "TITLE": "CityGIS API",
     "DESCRIPTION": "CityGIS REST API: layer catalog, urban-management cases, field reports.",
@@ -288,6 +347,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CaseSourceEnum": "city_gis.cases.models.Source",
         "CaseIntakeSourceEnum": ["hotline", "public"],
+        # …and "state": a case's workflow state, a component's condition, a background job's state.
+        "CaseStateEnum": "city_gis.cases.models.State",
+        "ComponentStateEnum": "city_gis.grid.models.ComponentState",
+        "JobStateEnum": "layers.models.versions.JobState",
     },
 }
 # Every operation documents the common error answers (400/401/403/404/429/503) it lacks (city_gis/api_schema.py).

@@ -30,6 +30,8 @@ urlpatterns = [
     path("api/v1/", include("city_gis.grid.urls")),
     path("api/v1/", include("city_gis.cases.urls")),
     path("api/v1/", include("city_gis.evaluation.urls")),
+    path("api/v1/", include("city_gis.hazards.urls")),
+    path("api/v1/", include("city_gis.review.urls")),
     path("api/v1/", include("field_app_api.urls")),
     path("open311/v2/", include("field_app_api.open311_urls")),
     path("", include("tileserver.urls")),

@@ -30,6 +30,7 @@ from city_gis.cases.models import (
     State,
 )
 from city_gis.grid.models import Community, Street
+from city_gis.hazards import patrols
 
 from .photos import Photo, StoredFiles
 
@@ -172,6 +173,31 @@ def duplicates_of(case: Case) -> list[dict]:
 def perform(case: Case, action: str, user: User, fields: dict) -> Case:
     with core_errors():
         return workflow.perform(case, action, user, **fields)
+
+
+PATROL_RESULTS = patrols.RESULTS
+
+
+def patrol_task_ids(case_ids: list[int]) -> set[int]:
+    """Which of these cases are geohazard patrol tasks (city_gis.hazards.patrols)."""
+    return set(patrols.Patrol.objects.filter(case_id__in=case_ids).values_list("case_id", flat=True))
+
+
+def complete_task(case: Case, action: str, user: User, fields: dict, patrol_result: str = "") -> Case:
+    """perform(), except that a patrol task's result (normal / deformation / evacuate) goes to the alert's audit
+    trail (city_gis.hazards.patrols.complete); other tasks refuse one. Without a result a patrol task takes the
+    one its action stands for (verify_not_found → normal, verify_confirmed → deformation), so a client that
+    only offers the workflow actions still completes it; `evacuate` must be chosen explicitly."""
+    with core_errors():
+        if patrols.patrol_of(case) is None:
+            if patrol_result:
+                raise django_exc.ValidationError({"patrol_result": _("只有地质灾害巡查任务有巡查结果。")})
+            return workflow.perform(case, action, user, **fields)
+        patrol_result = patrol_result or patrols.DEFAULT_RESULT.get(action, "")
+        if not patrol_result:
+            raise django_exc.ValidationError({"patrol_result": _("巡查任务必须选择巡查结果。")})
+        note = fields.get("note") or fields.get("reason") or ""
+        return patrols.complete(case, user, action, patrol_result, note)
 
 
 def case_of_receipt(case_id: int) -> Case:

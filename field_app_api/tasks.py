@@ -40,6 +40,8 @@ class TaskSerializer(serializers.Serializer):
     pending_request = serializers.CharField()
     actions = serializers.ListField(child=serializers.CharField())
     updated_at = serializers.DateTimeField()
+    # geohazard patrol tasks: the results to choose from on completion (empty for other tasks)
+    patrol_results = serializers.ListField(child=serializers.CharField(), required=False)
 
 
 class TaskPageSerializer(serializers.Serializer):
@@ -55,6 +57,7 @@ class CompleteSerializer(serializers.Serializer):
     reason = SafeCharField(max_length=NOTE_MAX_LENGTH, required=False, allow_blank=True)
     result = SafeCharField(max_length=NOTE_MAX_LENGTH, required=False, allow_blank=True)
     working_days = serializers.IntegerField(required=False, min_value=1, max_value=60)
+    patrol_result = serializers.ChoiceField(choices=list(domain.PATROL_RESULTS), required=False)
     photos = serializers.ListField(child=UploadField(), required=False, write_only=True)
 
 
@@ -70,9 +73,12 @@ class CompletedSerializer(serializers.Serializer):
     photos = serializers.ListField(child=serializers.IntegerField())
 
 
-def task_of(case: Case, user) -> dict:
+def task_of(case: Case, user, patrols: set[int] | None = None) -> dict:
     distance = getattr(case, "distance", None)
+    if patrols is None:  # callers listing many tasks pass the patrol ids of the page (one query)
+        patrols = domain.patrol_task_ids([case.pk])
     return {
+        "patrol_results": list(domain.PATROL_RESULTS) if case.pk in patrols else [],
         "id": case.pk, "number": case.number, "kind": domain.TASK_KINDS.get(case.state, ""), "state": case.state,
         "category": domain.category_ref(case.category), "category_name": case.category.name_zh,
         "description": case.description, "address": case.address, "cell": case.cell_code, "location": case.location,
@@ -118,7 +124,9 @@ class TaskListView(APIView):
         qs = domain.task_cases(request.user).select_related("category").with_light()
         qs = domain.nearest_first(qs, lon, lat) if lon is not None else qs.order_by("stage_deadline", "id")
         page = self.paginator.paginate_queryset(qs, request, view=self)
-        return self.paginator.get_paginated_response([TaskSerializer(task_of(c, request.user)).data for c in page])
+        patrols = domain.patrol_task_ids([c.pk for c in page])
+        return self.paginator.get_paginated_response(
+            [TaskSerializer(task_of(c, request.user, patrols)).data for c in page])
 
     @property
     def paginator(self):
@@ -151,7 +159,8 @@ class TaskCompleteView(PhotoUploadsMixin, APIView):
         check_count(uploads)
         photos = read_photos(uploads)
         with StoredFiles() as files, transaction.atomic():
-            case = domain.perform(case, ser.validated_data["action"], user, fields)
+            case = domain.complete_task(case, ser.validated_data["action"], user, fields,
+                                        ser.validated_data.get("patrol_result", ""))
             attachments = domain.attach_photos(case, photos, user, files)
         return Response(CompletedSerializer({
             "id": case.pk, "number": case.number, "state": case.state, "state_label": case.get_state_display(),

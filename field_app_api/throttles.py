@@ -7,23 +7,12 @@ Counters live in the default cache, which is Redis (shared by all gunicorn worke
 
 from __future__ import annotations
 
-import os
-
 from django.conf import settings
 from rest_framework.throttling import AnonRateThrottle as _DRFAnonRateThrottle
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.throttling import UserRateThrottle as _DRFUserRateThrottle
 
 from city_gis.security.clientip import client_ip
-
-DEFAULT_RATES = {
-    # Login attempts per client address (axes additionally locks a username+address after failures).
-    "token": os.environ.get("CITYGIS_THROTTLE_TOKEN", "30/min"),
-    # Reports per inspector: a phone flushing its offline queue sends bursts, so this is generous.
-    "reports": os.environ.get("CITYGIS_THROTTLE_REPORTS", "600/min"),
-    # Open311 writes per API key / address.
-    "open311_post": os.environ.get("CITYGIS_THROTTLE_OPEN311_POST", "60/min"),
-}
 
 
 class ClientIPMixin:
@@ -40,7 +29,7 @@ class _LiveRate:
 
     def get_rate(self) -> str | None:
         rates = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {})
-        return rates.get(self.scope) or DEFAULT_RATES.get(self.scope)
+        return rates.get(self.scope)  # every scope's rate is in city_gis/settings.py
 
 
 class AnonRateThrottle(ClientIPMixin, _LiveRate, _DRFAnonRateThrottle):

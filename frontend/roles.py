@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext_lazy as _
 
 from city_gis.accounts.models import Role
+from city_gis.review.access import REVIEW_ROLES
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ PAGES: tuple[Page, ...] = (
     Page("frontend-mobile", _("移动上报"), MOBILE_ROLES),
     Page("frontend-map", _("一张图"), None),
     Page("frontend-evaluation", _("综合评价"), EVALUATION_ROLES),
+    Page("frontend-review", _("规划审查"), REVIEW_ROLES),  # city_gis.review.access's rule
 )
 
 # First matching role decides the landing page; order = most specific job first.

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import review_views, views
 
 urlpatterns = [
     path("", views.home, name="frontend-home"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("map/", views.layer_map, name="frontend-map"),
     path("evaluation/", views.evaluation, name="frontend-evaluation"),
     path("evaluation/areas/<slug:level>.geojson", views.evaluation_areas, name="frontend-evaluation-areas"),
+    path("review/", review_views.review_page, name="frontend-review"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
 ]

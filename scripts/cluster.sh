@@ -117,7 +117,13 @@ export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/1}"
 if [ "${CLUSTER_TILE_CACHE:-redis}" = redis ]; then export CITYGIS_TILE_CACHE_REDIS_URL="redis://127.0.0.1:6379/$REDIS_DB"; fi
 export CITYGIS_TRUSTED_PROXIES="127.0.0.1/32"
 export CITYGIS_VAR_DIR="$VAR"
+export CITYGIS_RENDERER="${CITYGIS_RENDERER:-fastcgi}"
 "$VENV/citygis" generate_mapconfig >/dev/null  # MapServer now reads the replica, MapProxy caches in Redis
+if [ "$CITYGIS_RENDERER" = fastcgi ]; then
+  "$VENV/citygis" renderer >"$DIR/logs/renderer.log" 2>&1 &  # one persistent mapserv pool for this machine's nodes
+  PIDS+=($!)
+  for _ in $(seq 1 100); do [ -S "$VAR/mapserver/mapserv.sock" ] && break; sleep 0.1; done
+fi
 
 for port in "${NODES[@]}"; do
   rm -rf "$DIR/prometheus-$port" && mkdir -p "$DIR/prometheus-$port"

@@ -19,11 +19,17 @@ DEBIAN_PACKAGES=(
   postgresql-15 postgresql-15-postgis-3 postgresql-client-15
   gdal-bin mapserver-bin cgi-mapserver
   fonts-noto-cjk python3-venv python3-dev
+  fonts-wqy-zenhei  # TrueType CJK font embedded in review PDFs (ReportLab reads TrueType, not Noto's CFF)
   nginx-light curl ca-certificates
+  spawn-fcgi multiwatch libfcgi-bin  # the persistent mapserv FastCGI pool (tileserver/renderer.py)
   pgbouncer  # connection pooling in front of PostgreSQL (scripts/cluster.sh, docs/scaling.md)
   redis-server mosquitto
+  postgresql-15-pgrouting  # road-network distances of evacuation plans (city_gis/hazards/evacuation.py)
 )
 BROWSER_PACKAGES=(chromium)
+# Headless QGIS 3.22 (Debian's /usr/bin/python3 + qgis.core) for the OAPIF/WFS real-client tests: 195 MB of
+# packages, ~930 MB on disk, ~50 s to install; installed whatever python3 the machine runs (tests call /usr/bin/python3).
+QGIS_PACKAGES=(python3-qgis qgis-providers)
 
 install_packages() {
   local missing=()
@@ -46,6 +52,7 @@ if has_step packages; then
     wanted+=("$p")
   done
   install_packages "${wanted[@]}"
+  install_packages "${QGIS_PACKAGES[@]}"
 fi
 # Redis (shared cache: throttles, sessions, lockouts across workers) and Mosquitto (sensor readings) must
 # answer on their standard ports; start them without systemd where they are installed but not running.
@@ -84,10 +91,10 @@ if has_step db; then
       log "creating database citygis"
       createdb citygis
     fi
-    "${PSQL_ADMIN[@]}" -d citygis -c "create extension if not exists postgis; create extension if not exists postgis_raster;"
+    "${PSQL_ADMIN[@]}" -d citygis -c "create extension if not exists postgis; create extension if not exists postgis_raster; create extension if not exists pgrouting;"
   else
     log "using DATABASE_URL (existing server); creating extensions if missing"
-    "${PSQL_ADMIN[@]}" -d "${DATABASE_URL/postgis:/postgresql:}" -c "create extension if not exists postgis; create extension if not exists postgis_raster;" || \
+    "${PSQL_ADMIN[@]}" -d "${DATABASE_URL/postgis:/postgresql:}" -c "create extension if not exists postgis; create extension if not exists postgis_raster; create extension if not exists pgrouting;" || \
       log "could not create extensions (needs a superuser); assuming they exist"
   fi
 fi

@@ -20,6 +20,9 @@ class Role(models.TextChoices):
     PLANNER = "planner", _("规划分析人员")
     LEADER_VIEW = "leader_view", _("领导查看")
     ADMIN = "admin", _("系统管理员")
+    # Geohazard monitoring (city_gis/hazards): the duty officer, and the account a device gateway posts with.
+    HAZARD_OFFICER = "hazard_officer", _("地灾值班员")
+    DEVICE_GATEWAY = "device_gateway", _("监测设备网关")
 
 
 class Department(models.Model):

@@ -26,7 +26,7 @@ def register_cell_layer(owner: Department | str | None = None) -> Layer | None:
         return None
     return register_layer(
         "grid.cells", owner=owner, kind="vector", geometry_type="POLYGON", source_table="grid_cell",
-        source_filter="valid_to IS NULL", title_zh="单元网格", title_en="Unit grid cells",
+        source_where=[{"column": "valid_to", "op": "is_null"}], title_zh="单元网格", title_en="Unit grid cells",
         abstract="万米单元网格：按道路切分街区，约 10,000 平方米，编码 = 社区代码 + 序号。", keywords=["数字城管", "单元网格"],
         style={"fill": "#ffffff", "opacity": 0, "stroke": "#d95f02", "stroke_width": 0.8,
                "label": {"attribute": "code", "size": 8, "color": "#d95f02", "min_scale": 0, "max_scale": 8000}},

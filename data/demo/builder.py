@@ -19,12 +19,14 @@ from data.models import DemoBuild
 STEPS: list[tuple[str, str]] = [
     ("accounts", "data.demo.accounts"),
     ("city", "data.demo.city"),
+    ("review", "data.demo.review"),  # control lines (三区三线) and the conflicts a review finds
     ("rasters", "data.demo.rasters"),
     ("grid", "data.demo.grid"),
     ("categories", "city_gis.cases.demo_categories"),
     ("components", "city_gis.grid.demo_components"),
     ("history", "city_gis.cases.demo_history"),
     ("evaluation", "city_gis.evaluation.demo"),
+    ("hazards", "data.demo.hazards"),
 ]
 # Steps rerun every time: cheap, and they must match this checkout (the demo password lives in var/).
 ALWAYS = {"accounts"}

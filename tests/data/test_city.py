@@ -135,4 +135,4 @@ def test_land_parcel_style_classifies_every_code_in_use():
 
 
 def test_grid_cells_layer_shows_only_current_cells():
-    assert Layer.objects.get(name="grid.cells").source_filter == "valid_to IS NULL"
+    assert Layer.objects.get(name="grid.cells").source_where == [{"column": "valid_to", "op": "is_null"}]

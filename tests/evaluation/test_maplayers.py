@@ -41,7 +41,12 @@ def test_layers_are_registered_uncached_internal_and_classified_by_grade(world, 
         assert [c["value"] for c in layer.style["classes"]] == list("ABCDE")
     grid = Layer.objects.get(name="evaluation.grid_score")
     from django.db import connection
+    from psycopg2 import sql
 
+    from layers import source_filter
+
+    where, params = source_filter.compose(grid)
     with connection.cursor() as cur:
-        cur.execute(f"SELECT count(*) FROM {grid.source_table} WHERE {grid.source_filter} AND code = %s", [C1])
+        cur.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} AND code = %s").format(
+            sql.Identifier(grid.source_table), where), [*params, C1])
         assert cur.fetchone()[0] == 1

@@ -17,7 +17,9 @@ from city_gis.cases.models import Case, CaseHistory, State
 pytestmark = pytest.mark.django_db
 
 # Every paginated list of the API and a demo user allowed to read it.
-PAGINATED_LISTS = {"/api/v1/cases/": "operator", "/api/v1/tasks/": "inspector1"}
+PAGINATED_LISTS = {"/api/v1/cases/": "operator", "/api/v1/tasks/": "inspector1", "/api/v1/jobs/": "admin",
+                   "/api/v1/reviews/": "planner", "/api/v1/hazards/devices/": "hazard_officer",
+                   "/api/v1/hazards/alerts/": "hazard_officer", "/api/v1/hazards/warnings/": "hazard_officer"}
 MEGABYTE_NOTE = "x" * 1_000_000
 
 

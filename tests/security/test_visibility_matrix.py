@@ -2,12 +2,14 @@
 
 The layers: a public, an internal and a restricted (owner: land) layer, and the domain layers cases.open,
 cases.closed and evaluation.grid_score. The paths: REST features, export, WMS GetMap, GetFeatureInfo, an XYZ
-tile and the legend. What each role may read of each layer is stated once (READS: full / partial / none);
+tile, the legend and the version history. What each role may read of each layer is stated once (READS: full / partial / none);
 the status of each path follows from it:
 
 - REST features: full or partial → 200 (partial = row-filtered, see the row tests), none → 404 (hidden);
-- export and the OGC services, which cannot filter rows: full → 200; otherwise 404 (export),
+- export, versions and the OGC services, which cannot filter rows: full → 200; otherwise 404 (export, versions),
   401 for anonymous and 403 for authenticated clients (OGC);
+- OGC API – Features (/ogcapi/ collection and items) filters rows: full or partial → 200 (partial: the rows of
+  row_filter, see the row tests), none → 401 anonymous / 403 authenticated;
 - the live domain layers (not cached, drawn per tile request) do not even exist in the tile service for
   those who may not read them: 404, not 401/403.
 """
@@ -15,6 +17,7 @@ the status of each path follows from it:
 from __future__ import annotations
 
 import base64
+import json
 import os
 from pathlib import Path
 
@@ -57,7 +60,8 @@ READS = {
     "other_handler": (F, F, N, P, P, N),
     "admin":         (F, F, F, F, F, F),
 }
-PATHS = ("features", "export", "getmap", "featureinfo", "tile", "legend")
+PATHS = ("features", "export", "getmap", "featureinfo", "tile", "legend", "versions",
+         "ogcapi_collection", "ogcapi_items", "wfs", "csw")
 
 # A 0.03° window in central Zhongshan (both test parcels, demo cases and cells around it), lon/lat.
 WINDOW = (104.815, 26.570, 104.855, 26.600)
@@ -72,9 +76,13 @@ def expected(role: str, kind: str, reads: str, path: str) -> int:
         return 404
     if path == "features":
         return 404 if reads == N else 200
+    if path.startswith("ogcapi"):  # OGC API filters rows (layers.access.row_filter): partial readers get theirs
+        return (401 if role == "anonymous" else 403) if reads == N else 200
+    if path == "csw":  # a record the user may not read is absent: the same empty answer as a missing id
+        return 200
     if reads == F:
         return 200
-    if path == "export":
+    if path in ("export", "versions"):  # versions: the history of the whole layer (layers.versions_api)
         return 404
     return 401 if role == "anonymous" else 403
 
@@ -110,12 +118,21 @@ def request_path(client, role: str, layer: str, path: str):
     from city_gis.accounts.models import User
 
     username = ROLES[role]
-    if path in ("features", "export"):
+    if path in ("features", "export", "versions"):
         if username:
             client.force_login(User.objects.get(username=username))
         url = f"/api/v1/layers/{layer}/{path}/"
-        return client.get(url, {"limit": "5"} if path == "features" else {"format": "geojson"})
+        return client.get(url, {"features": {"limit": "5"}, "export": {"format": "geojson"}}.get(path, {}))
     headers = _basic(username) if username else {}
+    if path == "wfs":  # WFS 2.0 GetFeature as GeoJSON, layer-level like WMS
+        return client.get("/ows", {"SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetFeature",
+                                   "TYPENAMES": layer, "COUNT": "5", "OUTPUTFORMAT": "application/json"}, **headers)
+    if path == "csw":  # CSW GetRecordById: the catalogue record of the layer
+        return client.get("/csw", {"SERVICE": "CSW", "VERSION": "2.0.2", "REQUEST": "GetRecordById", "ID": layer,
+                                   "ELEMENTSETNAME": "brief"}, **headers)
+    if path.startswith("ogcapi"):  # OGC API – Features, with Basic like QGIS
+        url = f"/ogcapi/collections/{layer}" + ("/items" if path == "ogcapi_items" else "")
+        return client.get(url, {"limit": "5"} if path == "ogcapi_items" else {}, **headers)
     if path == "tile":
         z, x, y = TILE
         return client.get(f"/tiles/{layer}/webmercator/{z}/{x}/{y}.png", **headers)
@@ -148,6 +165,14 @@ def test_visibility_matrix(client, role, kind, path):
         assert response["Content-Type"].startswith("image/png")
     elif path in ("features", "export"):
         assert "FeatureCollection" in content.decode()
+    elif path == "ogcapi_items":
+        assert "FeatureCollection" in content.decode() and response["Content-Type"] == "application/geo+json"
+    elif path == "ogcapi_collection":
+        assert json.loads(content)["id"] == layer
+    elif path == "wfs":
+        assert "FeatureCollection" in content.decode()
+    elif path == "csw":  # the record only for those who may read the whole layer (layers.access.visible_layers)
+        assert (f"<dc:identifier>{layer}</dc:identifier>" in content.decode()) == (reads == F), content[:300]
     else:  # GetFeatureInfo: an answer (empty where nothing is hit), not an OGC exception
         assert "ServiceException" not in content.decode()
 
@@ -181,6 +206,34 @@ def test_partial_readers_get_exactly_the_cases_the_cases_api_shows_them(client, 
     # a filter or bbox never widens the row filter
     wide = client.get("/api/v1/layers/cases.open/features/", {"limit": "1000", "bbox": "-180,-90,180,90"}).json()
     assert {f["id"] for f in wide["features"]} == mine
+
+
+@pytest.mark.parametrize("username", ["dept_sanitation", "inspector1"])
+def test_ogcapi_items_of_a_partial_reader_are_exactly_their_cases(client, username):
+    """OGC API – Features applies the same row filter as the REST features: no filter or bbox widens it."""
+    from city_gis.accounts.models import User
+    from city_gis.cases.access import visible_cases
+
+    user = User.objects.get(username=username)
+    mine = _open_ids() & set(visible_cases(user).values_list("pk", flat=True))
+    url = "/ogcapi/collections/cases.open/items"
+    for params in ({"limit": "1000"}, {"limit": "1000", "bbox": "-180,-90,180,90"},
+                   {"limit": "1000", "filter": "number LIKE '%' OR number IS NULL"}):
+        body = json.loads(client.get(url, params, **_basic(username)).content)
+        assert {f["id"] for f in body["features"]} == mine and body["numberMatched"] == len(mine), params
+    hidden = sorted(_open_ids() - mine)[0]
+    assert client.get(f"{url}/{hidden}", **_basic(username)).status_code == 404
+    if mine:
+        assert client.get(f"{url}/{min(mine)}", **_basic(username)).status_code == 200
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_ogcapi_collections_list_what_the_role_reads(client, role):
+    headers = _basic(ROLES[role]) if ROLES[role] else {}
+    ids = {c["id"] for c in json.loads(client.get("/ogcapi/collections", **headers).content)["collections"]}
+    for kind, name in LAYERS.items():
+        reads = READS[role][list(LAYERS).index(kind)]
+        assert (name in ids) is (reads != N), (role, name)
 
 
 def test_a_department_sees_its_dispatched_cases_through_the_layer(client):

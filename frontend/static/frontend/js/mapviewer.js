@@ -36,6 +36,9 @@
     return /SLD_VERSION=/i.test(url) ? url : `${url}&SLD_VERSION=1.1.0`;
   }
 
+  // The whole layer through the export endpoint (GET /api/v1/layers/{name}/export/?format=gpkg|geojson).
+  function exportUrl(name, fmt) { return `${config.api}layers/${encodeURIComponent(name)}/export/?format=${fmt}`; }
+
   async function loadCatalog() {
     const tree = document.getElementById("layer-tree");
     try {
@@ -63,7 +66,10 @@
             <span class="cg-muted">${l.feature_count != null ? esc(l.feature_count) : ""}</span>
             ${l.extent || l.bbox ? `<button type="button" class="cg-btn" data-zoom title="缩放至图层">⤢</button>` : ""}</div>
           <div class="cg-layer-tools"><input type="range" min="0" max="100" value="80" aria-label="透明度 opacity">
-            <img alt="${esc(t("grade"))}" loading="lazy"><span class="cg-muted">${esc(l.name)} · ${esc(CityGIS.label(l.owner))}</span></div>`;
+            <img alt="${esc(t("grade"))}" loading="lazy"><span class="cg-muted">${esc(l.name)} · ${esc(CityGIS.label(l.owner))}</span>
+            ${l.kind === "vector" ? `<span class="cg-layer-download">${esc(t("export"))}:
+              <a data-download="gpkg" href="${esc(exportUrl(l.name, "gpkg"))}" download>GeoPackage</a>
+              <a data-download="geojson" href="${esc(exportUrl(l.name, "geojson"))}" download>GeoJSON</a></span>` : ""}</div>`;
         const box = div.querySelector("input[type=checkbox]");
         box.addEventListener("change", () => toggle(l, box.checked, div));
         div.querySelector("input[type=range]").addEventListener("input", (e) => { const o = overlays.get(l.name); if (o) o.setOpacity(e.target.value / 100); });
@@ -149,7 +155,7 @@
   }
   function updateExportLinks() {
     const name = document.getElementById("filter-layer").value;
-    for (const fmt of ["geojson", "csv"]) {
+    for (const fmt of ["geojson", "gpkg", "csv"]) {
       const p = filterParams();
       p.set("format", fmt);
       document.getElementById(`export-${fmt}`).href = name ? `${config.api}layers/${encodeURIComponent(name)}/export/?${p}` : "#";
