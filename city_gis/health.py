@@ -50,18 +50,26 @@ def _failed(exc: BaseException) -> Check:
     return {"status": "fail", "error": type(exc).__name__}
 
 
-def check_database() -> Check:
-    """``SELECT 1`` under a short statement_timeout (CITYGIS_READY_DB_TIMEOUT_MS)."""
+def _query(alias: str, sql: str) -> tuple:
+    """One row of `sql` on `alias`, under a short statement_timeout (CITYGIS_READY_DB_TIMEOUT_MS)."""
     timeout_ms = int(settings.CITYGIS_READY_DB_TIMEOUT_MS)
-    conn = connections[DEFAULT_DB_ALIAS]
+    conn = connections[alias]
     try:
-        with transaction.atomic(using=DEFAULT_DB_ALIAS), conn.cursor() as cur:
+        with transaction.atomic(using=alias), conn.cursor() as cur:
             # SET LOCAL: the timeout ends with this transaction and never leaks to the pooled connection.
             cur.execute("SELECT set_config('statement_timeout', %s, true)", [f"{timeout_ms}ms"])
-            cur.execute("SELECT 1")
-            ok = cur.fetchone() == (1,)
-    except Exception as exc:  # any failure means "not ready"; the outage middleware must not turn it into 503 text
+            cur.execute(sql)
+            return cur.fetchone()
+    except Exception:
         conn.close_if_unusable_or_obsolete()
+        raise
+
+
+def check_database() -> Check:
+    """``SELECT 1`` on the primary."""
+    try:
+        ok = _query(DEFAULT_DB_ALIAS, "SELECT 1") == (1,)
+    except Exception as exc:  # any failure means "not ready"; the outage middleware must not turn it into 503 text
         return _failed(exc)
     return {"status": "ok"} if ok else {"status": "fail", "error": "unexpected result"}
 
@@ -118,15 +126,10 @@ def check_disk() -> Check:
 
 def check_replica() -> Check:
     """The read replica (when DATABASE_REPLICA_URL is set) answers, is a standby, and how far it lags."""
-    timeout_ms = int(settings.CITYGIS_READY_DB_TIMEOUT_MS)
-    conn = connections[REPLICA]
     try:
-        with transaction.atomic(using=REPLICA), conn.cursor() as cur:
-            cur.execute("SELECT set_config('statement_timeout', %s, true)", [f"{timeout_ms}ms"])
-            cur.execute("SELECT pg_is_in_recovery(), extract(epoch FROM now() - pg_last_xact_replay_timestamp())")
-            standby, lag = cur.fetchone()
+        standby, lag = _query(REPLICA, "SELECT pg_is_in_recovery(), "
+                                       "extract(epoch FROM now() - pg_last_xact_replay_timestamp())")
     except Exception as exc:
-        conn.close_if_unusable_or_obsolete()
         return _failed(exc)
     if not standby:
         return {"status": "fail", "error": "not a standby"}

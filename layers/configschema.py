@@ -17,11 +17,27 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 
 @lru_cache(maxsize=16)
+def read_yaml(path: Path, error: type[Exception]) -> Any:
+    """The YAML document of a configuration file; `error` naming the file when it cannot be read or parsed."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: invalid YAML: {exc}") from exc
+
+
+def file_stamp(path: Path) -> tuple[str, float]:
+    """(path, mtime): the cache key of a configuration file that is re-read when it changes (0.0 if missing)."""
+    return str(path), path.stat().st_mtime if path.exists() else 0.0
+
+
 def load_schema(path: Path) -> dict[str, Any]:
     """The schema in `path`, checked once against the draft 2020-12 meta-schema (a broken schema fails loudly)."""
     schema = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -162,25 +162,21 @@ MAPSERV_TIMEOUT_EXIT = 124  # what `timeout` exits with when it stopped the comm
 
 # --- OGC API – Features (tileserver/ogcapi): page size, offset, filter size, time per statement -------------------
 # Read at call time from the settings (city_gis/settings.py: CITYGIS_OGCAPI_*), so tests can override them.
-def _ogcapi_setting(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
-
-
 def ogcapi_default_limit() -> int:
-    return _ogcapi_setting("CITYGIS_OGCAPI_DEFAULT_LIMIT", 100)
+    return int(settings.CITYGIS_OGCAPI_DEFAULT_LIMIT)
 
 
 def ogcapi_max_limit() -> int:
-    return _ogcapi_setting("CITYGIS_OGCAPI_MAX_LIMIT", 10_000)
+    return int(settings.CITYGIS_OGCAPI_MAX_LIMIT)
 
 
 def ogcapi_max_offset() -> int:
-    return _ogcapi_setting("CITYGIS_OGCAPI_MAX_OFFSET", 10_000_000)
+    return int(settings.CITYGIS_OGCAPI_MAX_OFFSET)
 
 
 def ogcapi_max_filter_chars() -> int:
-    return _ogcapi_setting("CITYGIS_OGCAPI_MAX_FILTER_CHARS", 20_000)
+    return int(settings.CITYGIS_OGCAPI_MAX_FILTER_CHARS)
 
 
 def ogcapi_statement_timeout_ms() -> int:
-    return _ogcapi_setting("CITYGIS_OGCAPI_STATEMENT_TIMEOUT_MS", 15_000)
+    return int(settings.CITYGIS_OGCAPI_STATEMENT_TIMEOUT_MS)

@@ -12,10 +12,9 @@ from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 
-import yaml
 from django.conf import settings
 
-from layers.configschema import load_schema, schema_error
+from layers.configschema import file_stamp, load_schema, read_yaml, schema_error
 
 DEFAULT_PATH = Path(__file__).with_name("data") / "evaluation.yaml"
 SCHEMA = load_schema(Path(__file__).with_name("data") / "evaluation.schema.json")
@@ -108,13 +107,7 @@ def config_path() -> Path:
 def load_config(path: Path | str | None = None) -> EvaluationConfig:
     """Read and validate a configuration file (default: `config_path()`)."""
     path = Path(path) if path else config_path()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
-    return parse_config(data, str(path))
+    return parse_config(read_yaml(path, ConfigError), str(path))
 
 
 @lru_cache(maxsize=4)
@@ -124,5 +117,4 @@ def _cached(path: str, mtime: float) -> EvaluationConfig:
 
 def get_config() -> EvaluationConfig:
     """The configuration in force, re-read when its file changes."""
-    path = config_path()
-    return _cached(str(path), path.stat().st_mtime if path.exists() else 0.0)
+    return _cached(*file_stamp(config_path()))

@@ -9,9 +9,8 @@ CITYGIS_HAZARD_MAX_BATCH readings, CITYGIS_HAZARD_MAX_PAYLOAD_BYTES per reading.
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -32,7 +31,7 @@ from .access import (
     visible_alerts,
     visible_devices,
 )
-from .filters import AlertFilter, DeviceFilter
+from .filters import AlertFilter, AreaWarningFilter, DeviceFilter
 from .ingest import ingest_batch
 from .models import DEVICE_CODE_PATTERN, Alert, AreaWarning, Device
 from .serializers import (
@@ -47,30 +46,6 @@ from .serializers import (
     ReadingBatchSerializer,
 )
 from .validation import ReadingError
-
-FILTER_VALUE_MAX = 100  # characters of one filter parameter
-
-
-def _text(request, name: str) -> str | None:
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return None
-    if len(value) > FILTER_VALUE_MAX or has_control_chars(value):
-        raise ValidationError({name: f"at most {FILTER_VALUE_MAX} characters, no control characters"})
-    return value
-
-
-def _bool(request, name: str) -> bool | None:
-    value = _text(request, name)
-    if value is None:
-        return None
-    if value.lower() in ("true", "1"):
-        return True
-    if value.lower() in ("false", "0"):
-        return False
-    raise ValidationError({name: "true or false"})
-
-
 
 
 @extend_schema(tags=["hazards"])
@@ -166,20 +141,14 @@ class AreaWarningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     """气象风险预警：发布（范围、级别、有效期；范围内的隐患点随之预警）、列表、详情、撤销。"""
 
     serializer_class = AreaWarningSerializer
+    filterset_class = AreaWarningFilter  # active (filters.py)
     parser_classes = [BoundedJSONParser]
 
     def get_queryset(self) -> QuerySet:
         qs = AreaWarning.objects.select_related("issued_by").order_by("-issued_at", "-pk")
         if not sees_warnings(self.request.user):
             return qs.none()
-        if self.action == "list" and _bool(self.request, "active"):
-            now = timezone.now()
-            qs = qs.filter(cancelled_at__isnull=True, valid_from__lte=now, valid_to__gt=now)
         return qs
-
-    @extend_schema(parameters=[OpenApiParameter("active", bool, description="true: valid now only")])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
 
     @extend_schema(request=AreaWarningInSerializer, responses={201: AreaWarningSerializer, 400: OpenApiTypes.OBJECT,
                                                                413: OpenApiTypes.OBJECT})

@@ -4,12 +4,14 @@ them). A bad value is a 400 naming the parameter; text filters are bounded and r
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.core.validators import MaxLengthValidator
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from city_gis.text_limits import has_control_chars
 
-from .models import Alert, Device, DeviceStatus, DeviceType
+from .models import Alert, AreaWarning, Device, DeviceStatus, DeviceType
 from .rules import LEVEL_BY_NAME
 
 FILTER_VALUE_MAX = 100  # characters of one filter parameter
@@ -55,3 +57,33 @@ class AlertFilter(django_filters.FilterSet):
 
     def filter_level(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         return qs.filter(level=LEVEL_BY_NAME[value])
+
+
+TRUE, FALSE = ("true", "1"), ("false", "0")
+
+
+def _truth(value: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    if value.lower() not in TRUE + FALSE:
+        raise ValidationError("true or false")
+
+
+class TruthFilter(django_filters.Filter):
+    """true/1 or false/0 (any case); anything else is a 400 naming the parameter."""
+
+    field_class = forms.CharField
+
+
+class AreaWarningFilter(django_filters.FilterSet):
+    active = TruthFilter(method="filter_active", validators=[_truth], help_text="true: valid now only")
+
+    class Meta:
+        model = AreaWarning
+        fields = ["active"]
+
+    def filter_active(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        if value.lower() not in TRUE:
+            return qs
+        now = timezone.now()
+        return qs.filter(cancelled_at__isnull=True, valid_from__lte=now, valid_to__gt=now)

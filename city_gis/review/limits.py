@@ -15,32 +15,28 @@ from __future__ import annotations
 from django.conf import settings
 
 
-def _int(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
-
-
 def max_vertices() -> int:
-    return _int("CITYGIS_REVIEW_MAX_VERTICES", 10_000)
+    return int(settings.CITYGIS_REVIEW_MAX_VERTICES)
 
 
 def max_area_km2() -> float:
-    return float(getattr(settings, "CITYGIS_REVIEW_MAX_AREA_KM2", 100))
+    return float(settings.CITYGIS_REVIEW_MAX_AREA_KM2)
 
 
 def max_parts() -> int:
-    return _int("CITYGIS_REVIEW_MAX_PARTS", 100)
+    return int(settings.CITYGIS_REVIEW_MAX_PARTS)
 
 
 def max_upload_bytes() -> int:
-    return _int("CITYGIS_REVIEW_MAX_UPLOAD_BYTES", 5 * 1024 * 1024)
+    return int(settings.CITYGIS_REVIEW_MAX_UPLOAD_BYTES)
 
 
 def max_features() -> int:
-    return _int("CITYGIS_REVIEW_MAX_FEATURES", 500)
+    return int(settings.CITYGIS_REVIEW_MAX_FEATURES)
 
 
 def statement_timeout_ms() -> int:
-    return _int("CITYGIS_REVIEW_STATEMENT_TIMEOUT_MS", 20_000)
+    return int(settings.CITYGIS_REVIEW_STATEMENT_TIMEOUT_MS)
 
 
 # Proposed intensity: FAR and height inside physical bounds (a typo, not a skyscraper, is what these catch).

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from django.conf import settings
 
-from layers.configschema import load_schema, schema_error
+from layers.configschema import file_stamp, load_schema, read_yaml, schema_error
 
 DATA = Path(__file__).with_name("data")
 DEFAULT_RULESET = DATA / "ruleset.yaml"
@@ -95,13 +95,7 @@ def ruleset_path() -> Path:
 def load_ruleset(path: Path | str | None = None) -> Ruleset:
     """Read and validate a rule set file (default: the one in force)."""
     path = Path(path) if path else ruleset_path()
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RulesetError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise RulesetError(f"{path}: invalid YAML: {exc}") from exc
-    return parse_ruleset(doc, str(path))
+    return parse_ruleset(read_yaml(path, RulesetError), str(path))
 
 
 @lru_cache(maxsize=4)
@@ -111,8 +105,7 @@ def _cached(path: str, mtime: float) -> Ruleset:
 
 def get_ruleset() -> Ruleset:
     """The rule set in force, re-read when its file changes."""
-    path = ruleset_path()
-    return _cached(str(path), path.stat().st_mtime if path.exists() else 0.0)
+    return _cached(*file_stamp(ruleset_path()))
 
 
 @dataclass(frozen=True)

@@ -53,24 +53,16 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fals
                           remove_comments=True, remove_pis=True)
 
 
-LIMITS = {"CITYGIS_CSW_MAX_RECORDS": 100, "CITYGIS_CSW_MAX_BODY": 64 * 1024, "CITYGIS_CSW_MAX_IDS": 100}
-
-
-def _limit(name: str) -> int:
-    """A cost bound, read at call time from the settings (city_gis/settings.py: CITYGIS_CSW_*)."""
-    return int(getattr(settings, name, LIMITS[name]))
-
-
 def max_records() -> int:
-    return _limit("CITYGIS_CSW_MAX_RECORDS")
+    return int(settings.CITYGIS_CSW_MAX_RECORDS)
 
 
 def max_body() -> int:
-    return _limit("CITYGIS_CSW_MAX_BODY")
+    return int(settings.CITYGIS_CSW_MAX_BODY)
 
 
 def max_ids() -> int:
-    return _limit("CITYGIS_CSW_MAX_IDS")
+    return int(settings.CITYGIS_CSW_MAX_IDS)
 
 
 class CSWError(Exception):
