@@ -80,6 +80,7 @@ class Consumer:
         self.client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
 
     @property
@@ -92,10 +93,17 @@ class Consumer:
             log.warning("MQTT connect refused: %s", reason_code)
             return
         # Subscribing again on a resumed session is harmless and covers a broker that lost its state.
+        # `connected` is set on SUBACK, not here: a message published between CONNACK and SUBACK would not
+        # reach a session that is new, and "connected" promises that readings from now on are kept.
         client.subscribe(self.topic, qos=1)
-        self.connected.set()
         log.info("MQTT connected to %s:%s (session present: %s)", self.broker.host, self.broker.port,
                  flags.session_present)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        if any(rc.is_failure for rc in reason_codes):
+            log.warning("MQTT subscription to %s refused: %s", self.topic, reason_codes)
+            return
+        self.connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
