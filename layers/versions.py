@@ -41,6 +41,7 @@ from psycopg2 import sql
 from . import source_filter
 from .access import can_write
 from .datasets import Dataset, dataset_for_layer
+from .extent import outside_city
 from .models import FeatureHistory, GenericFeature, Layer, LayerVersion, VersionKind
 from .registry import refresh_stats
 from .validation import attribute_value_problem, validate_attribute_name
@@ -462,6 +463,14 @@ def _edit_geometry(value: Any, layer: Layer, dataset: Dataset | None, where: str
     return geom
 
 
+def _inside_city(geoms: list[tuple[str, GEOSGeometry]]) -> None:
+    """Refuse the first edited geometry that leaves the city's outline (layers.extent), naming its edit."""
+    flags = outside_city([g for _field, g in geoms]) or []
+    for (where, _g), outside in zip(geoms, flags, strict=False):
+        if outside:
+            raise VersionError(_("几何超出市域范围（各区县的合并范围）"), field=where)
+
+
 def _typed_values(dataset: Dataset, props: Any, where: str, partial: bool) -> dict[str, Any]:
     """{field name → python value} of an edit's properties, checked like an import checks a row."""
     if not isinstance(props, dict):
@@ -554,10 +563,12 @@ def apply_edits(layer: Layer, user, edits: Sequence[dict[str, Any]], comment: st
         inserts: list[Any] = []
         deleted: set[int] = set()
         changed_fields: set[str] = set()
+        new_geoms: list[tuple[str, GEOSGeometry]] = []  # (field, geometry): checked against the city at once
         for i, edit in enumerate(edits):
             at = f"edits[{i}]"
             if edit["op"] == "insert":
                 geom = _edit_geometry(edit.get("geometry"), layer, src.dataset, f"{at}.geometry")
+                new_geoms.append((f"{at}.geometry", geom))
                 if src.dataset is None:
                     inserts.append(GenericFeature(layer=layer, geom=geom, attributes=_generic_values(
                         edit.get("properties", {}), f"{at}.properties")))
@@ -574,6 +585,7 @@ def apply_edits(layer: Layer, user, edits: Sequence[dict[str, Any]], comment: st
             obj = objects[fid]
             if "geometry" in edit:
                 obj.geom = _edit_geometry(edit["geometry"], layer, src.dataset, f"{at}.geometry")
+                new_geoms.append((f"{at}.geometry", obj.geom))
                 changed_fields.add("geom")
             if "properties" in edit:
                 replace = bool(edit.get("replace"))  # the properties are the whole new set (OGC API PUT)
@@ -588,6 +600,7 @@ def apply_edits(layer: Layer, user, edits: Sequence[dict[str, Any]], comment: st
                     for name, value in values.items():
                         setattr(obj, name, value)
                         changed_fields.add(name)
+        _inside_city(new_geoms)
         try:
             updated = [obj for fid, obj in objects.items() if fid not in deleted]
             if updated and changed_fields:

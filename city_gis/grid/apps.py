@@ -11,6 +11,11 @@ class GridConfig(AppConfig):
 
     def ready(self) -> None:
         from city_gis.accounts.layer_owner import register_after_migrate
+        from layers.extent import register_city_outline
+
+        from .outline import outside_flags
+
+        register_city_outline(outside_flags)  # edits of any layer stay inside the districts' union
 
         # The app's own layers exist wherever its tables do (owner: CITYGIS_DOMAIN_LAYER_OWNER).
         post_migrate.connect(register_after_migrate, sender=self, dispatch_uid=f"{self.label}.domain_layers")

@@ -23,6 +23,7 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
+from city_gis.grid.outline import outside_city
 from layers.sources import LayerImportError, locate_dataset, parse_srs, read_frame, to_storage
 
 from . import limits
@@ -169,20 +170,16 @@ def to_geos(geom: MultiPolygon) -> GEOSGeometry:
 
 
 def area_and_city_check(geom: MultiPolygon, field: str) -> float:
-    """The redline's area (m², EPSG:4544), refused when above the limit or not inside the city's districts."""
+    """The redline's area (m², EPSG:4544), refused when above the limit or not inside the city (grid.outline)."""
     with connection.cursor() as cur:
-        cur.execute("""
-            WITH r AS (SELECT ST_SetSRID(ST_GeomFromWKB(%s), 4490) AS g)
-            SELECT ST_Area(ST_Transform(r.g, 4544)),
-                   (SELECT ST_Area(ST_Transform(ST_Difference(r.g, ST_Union(d.geom)), 4544))
-                    FROM grid_district d WHERE ST_Intersects(d.geom, r.g)),
-                   ST_AsText(ST_PointOnSurface(r.g))
-            FROM r
-        """, [shapely.to_wkb(geom)])
-        area, outside, _point = cur.fetchone()
+        cur.execute("SELECT ST_Area(ST_Transform(ST_SetSRID(ST_GeomFromWKB(%s), 4490), 4544))",
+                    [shapely.to_wkb(geom)])
+        area = cur.fetchone()[0]
     if area > limits.max_area_km2() * 1e6:
         raise RedlineError(field, _("红线面积 %(a).2f 平方公里，超过上限 %(limit)g（CITYGIS_REVIEW_MAX_AREA_KM2）")
                            % {"a": area / 1e6, "limit": limits.max_area_km2()})
-    if outside is None or outside > 1.0:
-        raise RedlineError(field, _("红线不在市域范围内（超出部分 %(a).1f 平方米）") % {"a": area if outside is None else outside})
+    outside = outside_city([to_geos(geom)])
+    if outside is None or outside[0].outside:
+        raise RedlineError(field, _("红线不在市域范围内（超出部分 %(a).1f 平方米）")
+                           % {"a": area if outside is None else outside[0].measure})
     return float(area)

@@ -215,6 +215,10 @@ def test_apply_edits_refuses_a_stale_copy_and_writes_nothing(layer_v3):
     ({"op": "insert", "geometry": "POINT(1 2)"}, "edits[1].geometry"),
     ({"op": "insert", "geometry": SQUARE, "properties": {"bad\x00name": 1}}, "edits[1].properties.bad\x00name"),
     ({"op": "insert", "geometry": SQUARE, "properties": {"name": {"nested": 1}}}, "edits[1].properties.name"),
+    # outside the city's outline (the union of the districts, city_gis.grid.outline), inside its bounding box
+    ({"op": "insert", "geometry": {"type": "Polygon", "coordinates": [[[104.35, 26.85], [104.351, 26.85],
+                                                                    [104.351, 26.851], [104.35, 26.85]]]}},
+     "edits[1].geometry"),
 ])
 def test_apply_edits_names_the_bad_edit_and_writes_nothing(layer_v3, edit, field):
     ids = [f.pk for f in GenericFeature.objects.filter(layer=layer_v3)]

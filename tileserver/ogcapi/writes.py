@@ -36,7 +36,6 @@ from layers.versions import (
 )
 from tileserver import limits
 from tileserver.auth import AuthenticationFailed, request_user
-from tileserver.specs import CITY_EXTENT
 
 from . import collections as colls
 from . import crs as crs_module
@@ -161,8 +160,7 @@ def _feature(data: dict[str, Any], schema: colls.Schema, feature_id: int | None,
         geometry = data.get("geometry")
         if not isinstance(geometry, dict):
             raise Problem(400, "geometry: a GeoJSON geometry object is required", "geometry")
-        edit["geometry"] = geometry
-        _inside_city(geometry)
+        edit["geometry"] = geometry  # inside the city: layers.versions checks the districts' outline
     if "properties" in data or not partial:
         props = data.get("properties") or {}
         if not isinstance(props, dict):
@@ -180,24 +178,6 @@ def _feature(data: dict[str, Any], schema: colls.Schema, feature_id: int | None,
                                   f"properties.{str(key)[:40]}")
         edit["properties"] = props
     return edit
-
-
-def _inside_city(geometry: dict[str, Any]) -> None:
-    """Every coordinate inside the city's extent (tileserver.specs.CITY_EXTENT, CGCS2000 lon/lat)."""
-    x0, y0, x1, y1 = CITY_EXTENT
-    stack: list[Any] = [geometry.get("coordinates")]
-    seen = 0
-    while stack:
-        value = stack.pop()
-        if isinstance(value, list) and len(value) >= 2 and all(isinstance(v, (int, float)) for v in value[:2]):
-            seen += 1
-            x, y = value[0], value[1]
-            if not (x0 <= x <= x1 and y0 <= y <= y1):
-                raise Problem(400, f"geometry: coordinate ({x}, {y}) is outside the city "
-                                   f"({x0}, {y0} – {x1}, {y1})", "geometry")
-        elif isinstance(value, list):
-            stack.extend(value)
-    # no coordinates at all: apply_edits names the unreadable geometry
 
 
 def _apply(layer: Layer, user, edit: dict[str, Any], comment: str,
