@@ -55,6 +55,16 @@ def test_queryables_mark_the_temporal_property(client, tile_data):
     assert props["synthetic"]["type"] == "boolean"
 
 
+def test_queryables_of_a_field_with_choices_list_them_with_their_titles(client, tile_data):
+    """A closed list (a model field's choices) is an `enum` with `x-enum-titles`: the /map/ edit form's drop-down."""
+    response = client.get("/ogcapi/collections/base.roads/queryables")
+    assert response.status_code == 200, response.content[:300]
+    grade = json.loads(response.content)["properties"]["grade"]
+    assert grade["enum"] == ["expressway", "arterial", "secondary", "branch"]
+    assert grade["x-enum-titles"] == ["快速路", "主干路", "次干路", "支路"]
+    assert grade["maxLength"] == 12
+
+
 # --- CQL2 text and JSON ------------------------------------------------------------------------------------
 
 # (cql2-text, cql2-json, the same condition in SQL on the layer's table)

@@ -22,6 +22,7 @@ from django.db.models import QuerySet
 
 from layers.access import Access, read_access, visible_layers
 from layers.access import row_filter as layer_row_filter
+from layers.datasets import dataset_for_layer
 from layers.exporter import _columns as generic_attribute_kinds  # the one JSONB key/kind scan of the registry
 from layers.features import attribute_columns
 from layers.models import Layer, LayerKind
@@ -71,6 +72,8 @@ class Property:
     type: str
     format: str = ""
     generic: bool = False
+    choices: tuple[tuple[Any, Any], ...] = ()  # (value, label) of a typed field with choices: the edit form's list
+    max_length: int | None = None
 
     @property
     def temporal(self) -> bool:
@@ -114,11 +117,15 @@ def _schema(layer: Layer) -> Schema:
             json_type, fmt = _GENERIC_KINDS[kind]
             props[key] = Property(key, json_type, fmt, generic=True)
     else:
+        dataset = dataset_for_layer(layer)
+        model_fields = {f.column: f for f in dataset.fields()} if dataset else {}
         for name in attribute_columns(layer):
             if name not in columns or columns[name][1] in ("geometry", "geography"):
                 continue
             json_type, fmt = _TYPES.get(columns[name][0], ("string", ""))
-            props[name] = Property(name, json_type, fmt)
+            f = model_fields.get(name)
+            props[name] = Property(name, json_type, fmt, choices=tuple(f.flatchoices) if f is not None else (),
+                                   max_length=getattr(f, "max_length", None) if json_type == "string" else None)
     temporal_columns = [p.name for p in props.values() if p.temporal]
     temporal = next((n for n in TEMPORAL_PREFERENCE if n in temporal_columns), None) or next(
         iter(temporal_columns), None)

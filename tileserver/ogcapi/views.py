@@ -364,6 +364,11 @@ def queryables(request: HttpRequest, user, params: dict[str, str], name: str) ->
             entry["format"] = prop.format
         if prop.name == schema.temporal:
             entry["x-ogc-role"] = "primary-instant"
+        if prop.choices:  # a closed list: clients offer a drop-down (the /map/ edit form does)
+            entry["enum"] = [value for value, _label in prop.choices]
+            entry["x-enum-titles"] = [str(label) for _value, label in prop.choices]
+        if prop.max_length:
+            entry["maxLength"] = prop.max_length
         props[prop.name] = entry
     data = {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": _url(request, f"/ogcapi/collections/{layer.name}/queryables"),

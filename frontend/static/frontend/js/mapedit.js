@@ -89,9 +89,17 @@
   function showForm(properties) {
     form.innerHTML = current.props.map(([name, spec]) => {
       const value = properties[name] == null ? "" : properties[name];
+      if (Array.isArray(spec.enum)) {  // a closed list (the field's choices): a drop-down, never free text
+        const titles = spec["x-enum-titles"] || spec.enum;
+        const options = spec.enum.map((v, i) => `<option value="${esc(v)}"${String(v) === String(value) ? " selected" : ""}>` +
+          `${esc(titles[i])}</option>`).join("");
+        return `<label>${esc(spec.title || name)}<select name="${esc(name)}" data-type="${esc(spec.type)}">` +
+          `<option value="">—</option>${options}</select></label>`;
+      }
       const kind = spec.type === "number" || spec.type === "integer" ? "number" : "text";
+      const max = spec.maxLength ? ` maxlength="${esc(spec.maxLength)}"` : "";
       return `<label>${esc(spec.title || name)}<input name="${esc(name)}" data-type="${esc(spec.type)}"` +
-        ` type="${kind}" step="any" value="${esc(value)}"></label>`;
+        ` type="${kind}" step="any" value="${esc(value)}"${max}></label>`;
     }).join("") + `<div class="cg-actions"><button type="submit" class="cg-btn cg-btn-primary" id="edit-save">` +
       `${esc(gettext("保存"))}</button>${selected && selected.id != null ? `<button type="button" class="cg-btn" id="edit-delete">${esc(gettext("删除"))}</button>` : ""}` +
       `</div>`;
@@ -100,7 +108,7 @@
   }
   function formProperties() {
     const out = {};
-    for (const input of form.querySelectorAll("input[name]")) {
+    for (const input of form.querySelectorAll("input[name], select[name]")) {
       if (input.value === "") { out[input.name] = null; continue; }
       out[input.name] = input.dataset.type === "number" || input.dataset.type === "integer" ? Number(input.value)
         : input.value;
