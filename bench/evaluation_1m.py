@@ -13,6 +13,7 @@ BENCH_EVAL_CASES overrides N (default 1,000,000); BENCH_EVAL_DB the scratch data
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -114,6 +115,10 @@ def generate(n: int) -> None:
         _exec("DELETE FROM cases_category WHERE code = '9999'")
         _exec("DELETE FROM accounts_department WHERE code LIKE 'bench_%%'")
         _reference_data()
+        # the year's monthly partitions of the history exist before its rows arrive (city_gis/cases/partitions.py)
+        from city_gis.cases.partitions import ensure_partitions
+
+        ensure_partitions(dt.date(2030, 1, 1), dt.date(2030, 12, 31))
         # bulk load without secondary indexes, then rebuild them (constraints stay)
         indexes = _drop_indexes("cases_case") + _drop_indexes("cases_casehistory")
         steps.update()

@@ -295,6 +295,8 @@ CITYGIS_PHOTO_MAX_PIXELS = int(os.environ.get("CITYGIS_PHOTO_MAX_PIXELS", 40_000
 CITYGIS_WORKING_HOURS = os.environ.get("CITYGIS_WORKING_HOURS") or "08:30-12:00,14:00-17:30"
 # a new case within this many metres and hours of an open case of the same small class is flagged a duplicate
 CITYGIS_DUPLICATE_RADIUS_M = float(os.environ.get("CITYGIS_DUPLICATE_RADIUS_M") or 50)
+# months of the case history's monthly partitions created ahead (`citygis case_history_partitions`, run by setup)
+CITYGIS_CASE_HISTORY_PARTITIONS_AHEAD = int(os.environ.get("CITYGIS_CASE_HISTORY_PARTITIONS_AHEAD") or 12)
 CITYGIS_DUPLICATE_WINDOW_HOURS = float(os.environ.get("CITYGIS_DUPLICATE_WINDOW_HOURS") or 72)
 # a case's address names the nearest road when it lies within this many metres (city_gis/grid/geocode.py)
 CITYGIS_ADDRESS_ROAD_RADIUS_M = float(os.environ.get("CITYGIS_ADDRESS_ROAD_RADIUS_M") or 200)

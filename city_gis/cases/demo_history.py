@@ -23,6 +23,7 @@ from city_gis.grid.models import Cell, ResponsibilityArea
 
 from . import calendar
 from .models import Case, Category, CategoryKind
+from .partitions import ensure_partitions
 from .services import create_case
 from .workflow import IllegalTransition, batch, perform
 
@@ -272,6 +273,7 @@ def run(ctx) -> None:
     events = [(c, w) for c, w in EVENT_WEIGHTS if (CategoryKind.EVENT, c) in cats]
     components = [(c, w) for c, w in COMPONENT_WEIGHTS if (CategoryKind.COMPONENT, c) in cats]
     sim = Sim(rng, actors, now)
+    ensure_partitions(today - dt.timedelta(days=ctx.history_days))  # the months the history spans, partitioned
     total = ctx.history_days * ctx.cases_per_day
     bar = tqdm(total=total, desc="案卷历史", unit="件", disable=not ctx.progress)
     skipped, done = 0, 0

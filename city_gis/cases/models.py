@@ -294,7 +294,9 @@ class CaseHistory(models.Model):
         verbose_name = _("案卷流转记录")
         verbose_name_plural = _("案卷流转记录")
         constraints = [
-            models.UniqueConstraint(fields=["case", "seq"], name="case_history_case_seq_unique"),
+            # Partitioned by month of `at` (migration 0005), the key must be in every unique constraint; one seq per
+            # case is kept by the workflow's row lock on the case, this is the backstop.
+            models.UniqueConstraint(fields=["case", "seq", "at"], name="case_history_case_seq_at_unique"),
             # Append-only rows are kept forever: a note is bounded (workflow gives the 400, this is the backstop).
             models.CheckConstraint(condition=LessThanOrEqual(Length("note"), NOTE_MAX_LENGTH),
                                    name="case_history_note_max_length"),
@@ -342,9 +344,9 @@ class CaseAttachment(models.Model):
     """A photo of a case, optionally tied to the history entry it documents (report, disposal, check)."""
 
     case = models.ForeignKey(Case, verbose_name=_("案卷"), on_delete=models.CASCADE, related_name="attachments")
-    history = models.ForeignKey(
+    history = models.ForeignKey(  # no database constraint: the history is partitioned (migration 0005)
         CaseHistory, verbose_name=_("流转记录"), null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="attachments",
+        related_name="attachments", db_constraint=False,
     )
     image = models.ImageField(_("照片"), upload_to=_attachment_path)
     thumbnail = models.ImageField(_("缩略图"), upload_to=_thumbnail_path, blank=True)
