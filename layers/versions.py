@@ -34,6 +34,7 @@ from django.contrib.gis.geos import (
 )
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db import models as dj
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from psycopg2 import sql
@@ -482,7 +483,13 @@ def _typed_values(dataset: Dataset, props: Any, where: str, partial: bool) -> di
         if f is None:
             raise VersionError(_("未知属性 %(name)s") % {"name": str(name)[:40]}, field=f"{where}.{str(name)[:40]}")
         try:
-            value = f.to_python(raw)
+            # null is "no value" (an empty form field): an optional field's empty text or its default
+            if raw is None and not f.null and f.blank and isinstance(f, (dj.CharField, dj.TextField)):
+                value = ""
+            elif raw is None and not f.null and f.has_default():
+                value = f.get_default()
+            else:
+                value = f.to_python(raw)
             if isinstance(value, str):
                 problem = attribute_value_problem(value)
                 if problem:

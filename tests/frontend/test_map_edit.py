@@ -89,3 +89,40 @@ def test_a_stale_save_shows_the_newer_state(open_as, edit_layer, django_db_block
     with django_db_blocker.unblock():
         assert GenericFeature.objects.get(pk=fid).attributes["name"] == "他人先改"
     assert [e for e in probe.errors if "412" not in e] == [], probe.errors
+
+
+def test_a_field_with_a_closed_list_is_a_drop_down_of_its_choices(open_as, django_db_blocker):
+    """disaster.hazard_points (typed: HazardPoint) — 灾种 and 风险等级 are chosen from their lists, by label."""
+    from layers.models import HazardPoint
+
+    page, probe = open_as("dept_geohazard", "/map/")
+    page.wait_for_selector("#edit-panel:not([hidden])")
+    page.evaluate("() => CityGIS.viewer.map.setView([26.60, 104.86], 16, {animate: false})")
+    page.select_option("#edit-layer", "disaster.hazard_points")
+    page.wait_for_selector(".leaflet-pm-icon-marker")
+    page.click(".leaflet-pm-icon-marker")
+    box = page.locator("#viewer-map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector('#edit-form select[name="kind"]')
+    labels = page.locator('#edit-form select[name="kind"] option').all_inner_texts()
+    assert labels == ["—", "滑坡", "崩塌", "泥石流", "地面塌陷"]
+    assert page.locator('#edit-form select[name="risk_level"] option').all_inner_texts() == ["—", "低", "中", "高", "极高"]
+    assert page.get_attribute('#edit-form input[name="code"]', "maxlength") == "30"
+    page.fill('#edit-form input[name="code"]', "WEB-DD-1")
+    page.fill('#edit-form input[name="name"]', "网页新增隐患点")
+    page.select_option('#edit-form select[name="kind"]', label="崩塌")
+    page.select_option('#edit-form select[name="risk_level"]', label="高")
+    page.click("#edit-save")
+    try:
+        with django_db_blocker.unblock():
+            for _ in range(100):  # the save is one OGC API POST; wait for its commit
+                point = HazardPoint.objects.filter(code="WEB-DD-1").first()
+                if point is not None:
+                    break
+                page.wait_for_timeout(200)
+            assert point is not None, probe.errors
+            assert (point.kind, point.risk_level, point.name) == ("collapse", "high", "网页新增隐患点")
+    finally:
+        with django_db_blocker.unblock():
+            HazardPoint.objects.filter(code="WEB-DD-1").delete()
+    assert not probe.errors, probe.errors

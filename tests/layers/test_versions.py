@@ -244,6 +244,15 @@ def test_apply_edits_checks_typed_values(test_parcels_layer, parcels, tmp_path):
         "parcel_code": "T-009", "landuse_code": "0701", "landuse_name": "城镇住宅用地"}}])
     assert LandParcel.objects.get(parcel_code="T-009").geom.geom_type == "MultiPolygon"
     assert v.rows_added == 1
+    # null is "no value" (what an empty form field sends): optional text becomes "", a required field is refused
+    apply_edits(test_parcels_layer, None, [{"op": "insert", "geometry": SQUARE, "properties": {
+        "parcel_code": "T-010", "landuse_code": "0701", "landuse_name": "城镇住宅用地", "tenure": None,
+        "area_m2": None, "synthetic": None}}])
+    ten = LandParcel.objects.get(parcel_code="T-010")
+    assert (ten.tenure, ten.area_m2, ten.synthetic) == ("", None, False)
+    with pytest.raises(VersionError) as err:
+        apply_edits(test_parcels_layer, None, [{"op": "update", "id": ten.pk, "properties": {"landuse_code": None}}])
+    assert err.value.field == "edits[0].properties.landuse_code"
 
 
 def test_an_edit_writes_only_its_features_history(layer_v3):
