@@ -36,7 +36,7 @@ def run_import(ctx: Context) -> dict[str, Any]:
 
     def on_progress(done: int, total: int | None) -> None:
         # rows of a file read in chunks are unknown up front: approach 95 % instead
-        ctx.progress(5 + 90 * done / total if total else 5 + 90 * done / (done + 50_000))
+        ctx.progress(5 + 90 * done / total if total else 5 + 90 * done / (done + 50_000), done=done, total=total)
 
     ctx.progress(1)
     try:

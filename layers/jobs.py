@@ -9,6 +9,10 @@ worker's `expire_leases` re-queues the job (or fails it after MAX_ATTEMPTS), so 
 "running" forever. Handlers keep their own writes all-or-nothing (the importer's single transaction): a failed
 or interrupted job leaves nothing half-applied.
 
+Progress (percent, done/total in the handler's units, a message) is published by that heartbeat, so it is seen
+while the job's transaction is still open. `cancel` ends a queued job at once and flags a running one: the
+handler's next progress point raises Cancelled, its transaction rolls back, and the job ends "cancelled".
+
 Generic infrastructure inside the registry app: layers may import nothing of the domain or the edges, so the
 queue lives here and other apps register their kinds with `register` (see docs/jobs.md). This module imports
 no other layers module but the models (an import-linter contract keeps it so); the import kind is registered by
@@ -47,17 +51,57 @@ MAX_ERROR_CHARS = 4000
 UPLOAD_GRACE_SECONDS = 3600  # input folders of jobs that never committed (rolled back) are swept after
 
 
+MAX_MESSAGE_CHARS = 200  # Job.message
+
+
+class Progress:
+    """`progress(percent, done=…, total=…, message=…)`: what a handler calls at its progress points.
+
+    Each call records the figures for the heartbeat thread to publish, and is the handler's cancellation point:
+    when the heartbeat has seen a cancel request, the call raises Cancelled, so the handler's transaction rolls
+    back entirely. `check()` is a cancellation point that reports nothing.
+    """
+
+    def __init__(self) -> None:
+        self.percent, self.done, self.total, self.message = 0, None, None, ""
+        self.cancelled = threading.Event()  # set by the heartbeat when the job's cancel flag is up
+
+    def __call__(self, percent: float, *, done: int | None = None, total: int | None = None,
+                 message: str | None = None) -> None:
+        self.percent = max(0, min(99, int(percent)))
+        if done is not None:
+            self.done, self.total = int(done), None if total is None else int(total)
+        if message is not None:
+            self.message = str(message)[:MAX_MESSAGE_CHARS]
+        self.check()
+
+    def check(self) -> None:
+        if self.cancelled.is_set():
+            raise Cancelled()
+
+    def snapshot(self) -> tuple[int, int | None, int | None, str]:
+        return self.percent, self.done, self.total, self.message
+
+
 @dataclass
 class Context:
-    """What a handler gets besides the job: `progress(percent)` to report, and the job's own folder."""
+    """What a handler gets besides the job: `progress(percent, done=, total=, message=)` to report (and to stop at
+    when the job is cancelled), and the job's own folder."""
 
     job: Job
-    progress: Callable[[int], None]
+    progress: Progress
     folder: Path
 
 
 Handler = Callable[[Context], dict[str, Any]]
 _handlers: dict[str, Handler] = {}
+
+
+class Cancelled(BaseException):  # noqa: N818 — it is a request, not an error
+    """Raised at a progress point of a job whose cancellation was requested; the job's transaction rolls back.
+
+    A BaseException (like KeyboardInterrupt), not an Exception: handler code and the libraries it calls often
+    turn `except Exception` into a failure report or a skipped row; a cancel must unwind to `run` untouched."""
 
 
 class JobFailed(Exception):
@@ -111,6 +155,27 @@ def submit(kind: str, params: dict[str, Any], user=None, *, folder: Path | None 
     return job
 
 
+def cancel(job_id: int) -> str | None:
+    """Cancel a job: a queued one at once ("cancelled"), a running one by raising its cancel flag ("requested":
+    it stops at its next progress point, or at its end, with nothing applied). None when the job has ended.
+
+    Who may cancel is decided by the caller (layers.jobs_access). Each UPDATE re-checks the state under the row
+    lock, so a worker claiming the job at the same moment leaves it "running" with the flag up, never lost."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("UPDATE layers_job SET state = %s, cancel_requested_at = now(), finished_at = now(), "
+                    "lease_until = NULL WHERE id = %s AND state = %s",
+                    [JobState.CANCELLED, job_id, JobState.QUEUED])
+        if cur.rowcount:
+            outcome = "cancelled"
+        else:
+            cur.execute("UPDATE layers_job SET cancel_requested_at = coalesce(cancel_requested_at, now()) "
+                        "WHERE id = %s AND state = %s", [job_id, JobState.RUNNING])
+            outcome = "requested" if cur.rowcount else None
+    if outcome == "cancelled":
+        shutil.rmtree(folder_of(job_id), ignore_errors=True)
+    return outcome
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -118,13 +183,18 @@ def worker_name() -> str:
 def expire_leases() -> tuple[int, int]:
     """Jobs whose worker stopped renewing the lease: re-queued, or failed after MAX_ATTEMPTS. (requeued, failed)."""
     with transaction.atomic(), connection.cursor() as cur:
+        # a lost job somebody asked to cancel is not run again
+        cur.execute("UPDATE layers_job SET state = %s, finished_at = now(), lease_until = NULL "
+                    "WHERE state = %s AND lease_until < now() AND cancel_requested_at IS NOT NULL",
+                    [JobState.CANCELLED, JobState.RUNNING])
         cur.execute("UPDATE layers_job SET state = %s, finished_at = now(), lease_until = NULL, "
                     "error = %s WHERE state = %s AND lease_until < now() AND attempts >= %s",
                     [JobState.FAILED, f"worker lost {MAX_ATTEMPTS} times (lease expired)", JobState.RUNNING,
                      MAX_ATTEMPTS])
         failed = cur.rowcount
-        cur.execute("UPDATE layers_job SET state = %s, worker = '', lease_until = NULL, progress = 0 "
-                    "WHERE state = %s AND lease_until < now()", [JobState.QUEUED, JobState.RUNNING])
+        cur.execute("UPDATE layers_job SET state = %s, worker = '', lease_until = NULL, progress = 0, done = NULL, "
+                    "total = NULL, message = '' WHERE state = %s AND lease_until < now()",
+                    [JobState.QUEUED, JobState.RUNNING])
         return cur.rowcount, failed
 
 
@@ -134,7 +204,7 @@ def claim(worker: str, kinds: list[str] | None = None) -> Job | None:
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute(
             "UPDATE layers_job SET state = %s, worker = %s, started_at = now(), attempts = attempts + 1, "
-            "lease_until = now() + make_interval(secs => %s), progress = 0 "
+            "lease_until = now() + make_interval(secs => %s), progress = 0, done = NULL, total = NULL, message = '' "
             "WHERE id = (SELECT id FROM layers_job WHERE state = %s AND kind = ANY(%s) "
             "ORDER BY created_at, id FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING id",
             [JobState.RUNNING, worker, LEASE_SECONDS, JobState.QUEUED, kinds])
@@ -143,44 +213,75 @@ def claim(worker: str, kinds: list[str] | None = None) -> Job | None:
 
 
 class _Heartbeat(threading.Thread):
-    """Renews the lease and writes progress of one running job over its own connection."""
+    """Renews the lease, publishes the progress of one running job and reads its cancel flag.
 
-    def __init__(self, job_id: int, worker: str) -> None:
+    Why a thread with its own connection (autocommit) rather than writes from the handler or pg NOTIFY: the
+    handler's writes and its success are one transaction, and nothing it writes is visible before that commits —
+    a NOTIFY is even delivered only at commit. Progress must be seen while the transaction is open, so another
+    connection writes it, in one short autocommitted UPDATE at most every PROGRESS_SECONDS (a one-row SELECT of
+    the flag when nothing changed); the UPDATE returns the cancel flag, so cancelling costs the handler no query.
+    """
+
+    def __init__(self, job_id: int, worker: str, progress: Progress) -> None:
         super().__init__(daemon=True, name=f"job-{job_id}-heartbeat")
-        self.job_id, self.worker = job_id, worker
-        self.percent = 0
+        self.job_id, self.worker, self.progress = job_id, worker, progress
         self.stop = threading.Event()
 
+    @property
+    def percent(self) -> int:
+        return self.progress.percent
+
     def run(self) -> None:
-        written, renewed = -1, time.monotonic()
+        written, renewed = None, time.monotonic()
         try:
             while not self.stop.wait(PROGRESS_SECONDS):
                 due = time.monotonic() - renewed >= HEARTBEAT_SECONDS
-                if self.percent != written or due:
-                    self._write()
-                    written, renewed = self.percent, time.monotonic()
+                figures = self.progress.snapshot()
+                if figures != written or due:
+                    if self._write(figures):
+                        written, renewed = figures, time.monotonic()
+                else:
+                    self._poll_cancel()
         finally:
             connections.close_all()  # this thread's connection
 
-    def _write(self) -> None:
+    def _write(self, figures: tuple[int, int | None, int | None, str]) -> bool:
+        percent, done, total, message = figures
         try:
             with connection.cursor() as cur:
-                cur.execute("UPDATE layers_job SET progress = %s, lease_until = now() + make_interval(secs => %s) "
-                            "WHERE id = %s AND worker = %s AND state = %s",
-                            [self.percent, LEASE_SECONDS, self.job_id, self.worker, JobState.RUNNING])
+                cur.execute("UPDATE layers_job SET progress = %s, done = %s, total = %s, message = %s, "
+                            "lease_until = now() + make_interval(secs => %s) "
+                            "WHERE id = %s AND worker = %s AND state = %s RETURNING cancel_requested_at IS NOT NULL",
+                            [percent, done, total, message, LEASE_SECONDS, self.job_id, self.worker,
+                             JobState.RUNNING])
+                row = cur.fetchone()
         except Exception:  # a lost connection: the next beat retries; the lease covers a few misses
             log.exception("job %s: heartbeat failed", self.job_id)
             connections.close_all()
+            return False
+        if row and row[0]:
+            self.progress.cancelled.set()
+        return True
+
+    def _poll_cancel(self) -> None:
+        try:
+            with connection.cursor() as cur:
+                cur.execute("SELECT cancel_requested_at IS NOT NULL FROM layers_job WHERE id = %s", [self.job_id])
+                row = cur.fetchone()
+        except Exception:
+            log.exception("job %s: heartbeat failed", self.job_id)
+            connections.close_all()
+            return
+        if row and row[0]:
+            self.progress.cancelled.set()
 
 
 def run(job: Job, worker: str) -> Job:
     """Run a claimed job to its end: succeeded (result) or failed (error); returns it as recorded."""
     handler = handlers().get(job.kind)
-    beat = _Heartbeat(job.pk, worker)
+    progress = Progress()
+    beat = _Heartbeat(job.pk, worker, progress)
     beat.start()
-
-    def progress(percent: int) -> None:
-        beat.percent = max(0, min(99, int(percent)))
 
     state, result, error = JobState.SUCCEEDED, None, ""
     try:
@@ -190,11 +291,20 @@ def run(job: Job, worker: str) -> Job:
             result = handler(Context(job, progress, folder_of(job.pk)))
             # Success is recorded in the transaction of the job's own writes: a worker killed between the two
             # would leave the writes done and the job "running", and the retry would apply them a second time.
-            done = Job.objects.filter(pk=job.pk, worker=worker, state=JobState.RUNNING).update(
+            # A cancel that came after the last progress point still wins: this UPDATE skips a flagged job (and
+            # cancel() waits on the row lock it takes, so a cancel after it finds the job succeeded: 409).
+            done = Job.objects.filter(pk=job.pk, worker=worker, state=JobState.RUNNING,
+                                      cancel_requested_at__isnull=True).update(
                 state=JobState.SUCCEEDED, result=result, error="", finished_at=timezone.now(), lease_until=None,
-                progress=100)
-            if not done:  # the lease was lost meanwhile (another worker has the job): this run's writes go
+                progress=100, message="")
+            if not done:
+                if Job.objects.filter(pk=job.pk, worker=worker, cancel_requested_at__isnull=False).exists():
+                    raise Cancelled()
+                # the lease was lost meanwhile (another worker has the job): this run's writes go
                 raise JobFailed("the job's lease was lost to another worker; this run was undone")
+    except Cancelled:
+        state, result, error = JobState.CANCELLED, None, ""
+        log.info("job %s (%s) cancelled; its writes were rolled back", job.pk, job.kind)
     except JobFailed as exc:
         state, result, error = JobState.FAILED, exc.result, str(exc)
     except Exception as exc:  # the job fails, the worker lives on
@@ -206,7 +316,7 @@ def run(job: Job, worker: str) -> Job:
     if state != JobState.SUCCEEDED:
         Job.objects.filter(pk=job.pk, worker=worker, state=JobState.RUNNING).update(
             state=state, result=result, error=error[:MAX_ERROR_CHARS], finished_at=timezone.now(), lease_until=None,
-            progress=beat.percent)
+            progress=progress.percent)
     shutil.rmtree(folder_of(job.pk), ignore_errors=True)  # the inputs are not needed after the job's end
     return Job.objects.get(pk=job.pk)
 

@@ -1,18 +1,28 @@
-"""REST API of background jobs: `/api/v1/jobs/` (the caller's jobs, newest first) and `/api/v1/jobs/{id}/` (state,
-progress, result, error). A request that queues a job answers 202 with `Location: /api/v1/jobs/{id}/`.
+"""REST API of background jobs: `/api/v1/jobs/` (the caller's jobs, newest first), `/api/v1/jobs/{id}/` (state,
+progress, result, error) and `POST /api/v1/jobs/{id}/cancel/`. A request that queues a job answers 202 with
+`Location: /api/v1/jobs/{id}/`.
 
-Who: a job is seen by whoever submitted it, and by admins; anybody else gets 404.
+Who sees and who cancels a job: layers.jobs_access (submitter, the department's stewards, admins; others 404).
 """
 
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import mixins, permissions, serializers, viewsets
-from rest_framework.exceptions import ValidationError
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.response import Response
 
-from .access import is_admin
+from . import jobs
+from .jobs_access import may_cancel, visible_jobs
 from .models import Job, JobState
 
 
@@ -31,11 +41,17 @@ class JobSerializer(serializers.ModelSerializer):
     result = serializers.JSONField(read_only=True, allow_null=True,
                                    help_text=_lazy("成功时为任务结果（导入报告），失败时可含 errors"))
 
+    cancel_requested = serializers.SerializerMethodField(
+        help_text=_lazy("已请求取消：运行中的任务将在下一个进度点停止，且不留下任何修改"))
+
     class Meta:
         model = Job
-        fields = ["id", "url", "kind", "layer", "state", "progress", "result", "error", "created_by", "created_at",
-                  "started_at", "finished_at", "attempts"]
+        fields = ["id", "url", "kind", "layer", "state", "progress", "done", "total", "message", "cancel_requested",
+                  "result", "error", "created_by", "created_at", "started_at", "finished_at", "attempts"]
         read_only_fields = fields
+
+    def get_cancel_requested(self, job: Job) -> bool:
+        return job.cancel_requested_at is not None
 
     def get_layer(self, job: Job) -> str | None:
         return (job.params or {}).get("layer")
@@ -49,13 +65,10 @@ def location(job: Job) -> str:
     return f"/api/v1/jobs/{job.pk}/"
 
 
-def visible_jobs(user):
-    """The jobs `user` may see: their own; every job for admins; none for anonymous callers."""
-    if user is None or not user.is_authenticated:
-        return Job.objects.none()
-    if is_admin(user):
-        return Job.objects.all()
-    return Job.objects.filter(created_by=user)
+_ID_PARAMETER = OpenApiParameter("id", {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
+                                 OpenApiParameter.PATH)
+_CONFLICT = inline_serializer("JobCancelConflict", {"detail": serializers.CharField(),
+                                                    "state": JobStateField()})
 
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -75,12 +88,29 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return qs
 
     @extend_schema(parameters=[OpenApiParameter("state", str, enum=list(JobState.values))],
-                   description=_lazy("当前用户提交的后台任务（管理员：全部），新的在前。"))
+                   description=_lazy("当前用户提交的后台任务（数据管理员：含本部门的；管理员：全部），新的在前。"))
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(parameters=[OpenApiParameter("id", {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
-                                                OpenApiParameter.PATH)],
-                   description=_lazy("任务的状态、进度（0–100）、结果与错误。"))
+    @extend_schema(parameters=[_ID_PARAMETER],
+                   description=_lazy("任务的状态、进度（0–100，及已完成/总数、说明）、结果与错误。"))
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(parameters=[_ID_PARAMETER], request=None,
+                   responses={200: OpenApiResponse(JobSerializer, description=_lazy("排队中的任务已取消")),
+                              202: OpenApiResponse(JobSerializer,
+                                                   description=_lazy("运行中的任务已请求取消，将在下一个进度点停止并回滚")),
+                              409: OpenApiResponse(_CONFLICT, description=_lazy("任务已结束，不能取消"))},
+                   description=_lazy("取消任务（提交人、本部门数据管理员或管理员）。"))
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, *args, **kwargs):
+        job = self.get_object()  # 404 for a job the caller may not see
+        if not may_cancel(request.user, job):
+            raise PermissionDenied(_("只有提交人、本部门数据管理员或管理员可以取消任务"))
+        outcome = jobs.cancel(job.pk)
+        job.refresh_from_db()
+        if outcome is None:
+            return Response({"detail": _("任务已结束，不能取消"), "state": job.state}, status=status.HTTP_409_CONFLICT)
+        code = status.HTTP_200_OK if outcome == "cancelled" else status.HTTP_202_ACCEPTED
+        return Response(JobSerializer(job).data, status=code)

@@ -80,6 +80,7 @@ class JobState(models.TextChoices):
     RUNNING = "running", _("运行中")
     SUCCEEDED = "succeeded", _("成功")
     FAILED = "failed", _("失败")
+    CANCELLED = "cancelled", _("已取消")
 
 
 class Job(models.Model):
@@ -99,6 +100,12 @@ class Job(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=120, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Progress in the handler's own units (rows, plots; total None when unknown up front) and what it is doing.
+    done = models.BigIntegerField(_("已完成"), null=True, blank=True)
+    total = models.BigIntegerField(_("总数"), null=True, blank=True)
+    message = models.CharField(_("进度说明"), max_length=200, blank=True)
+    # Set by layers.jobs.cancel on a running job; the handler stops (and rolls back) at its next progress point.
+    cancel_requested_at = models.DateTimeField(_("请求取消时间"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

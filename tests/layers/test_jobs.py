@@ -184,7 +184,7 @@ def test_a_failed_async_import_leaves_nothing_and_says_why(steward, tmp_path, se
 def test_jobs_are_their_submitters_and_bad_parameters_are_named(steward, user_factory, tmp_path):
     job = jobs.submit("tests.record", {}, steward)
     other = APIClient()
-    other.force_authenticate(user_factory("t_jobs_other", roles=["data_steward"], department="land"))
+    other.force_authenticate(user_factory("t_jobs_other", roles=["data_steward"], department="urban"))
     assert other.get(f"/api/v1/jobs/{job.pk}/").status_code == 404
     assert other.get("/api/v1/jobs/").json()["results"] == []
     assert APIClient().get("/api/v1/jobs/").status_code in (401, 403)
