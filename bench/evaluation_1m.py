@@ -358,10 +358,11 @@ HAND_LEVELS = {"cell": ("area", "cell_code"), "community": ("area", "community_c
 
 
 def _hand(level: str, period) -> list:
-    from django.db import connection
+    from django.db import connection, transaction
 
     kind, col = HAND_LEVELS[level]
-    with connection.cursor() as cur:
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL jit = off")  # as our engine runs (evaluation.engine.no_jit): the floor at its best
         cur.execute(HAND[kind].format(col=col), {"start": period.start_at, "end": period.end_at})
         return cur.fetchall()
 

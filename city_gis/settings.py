@@ -228,6 +228,10 @@ CITYGIS_CSW_MAX_IDS = int(os.environ.get("CITYGIS_CSW_MAX_IDS") or 100)
 # WFS (tileserver/wfs.py): most features per GetFeature page (larger COUNT is lowered), largest response in bytes.
 CITYGIS_WFS_MAX_FEATURES = int(os.environ.get("CITYGIS_WFS_MAX_FEATURES", 10_000))
 CITYGIS_WFS_MAX_BYTES = int(os.environ.get("CITYGIS_WFS_MAX_BYTES", 100 * 1024 * 1024))
+# WFS-T (tileserver/wfst.py, docs/wfs.md): largest Transaction body in bytes (413), most features one Transaction
+# inserts + updates + deletes (400; never above layers.versions.MAX_EDITS, the edit session's own bound).
+CITYGIS_WFST_MAX_BODY = int(os.environ.get("CITYGIS_WFST_MAX_BODY") or 8 * 1024 * 1024)
+CITYGIS_WFST_MAX_FEATURES = int(os.environ.get("CITYGIS_WFST_MAX_FEATURES") or 1000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

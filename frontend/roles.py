@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
 from city_gis.accounts.models import Role
+from city_gis.hazards.access import sees_all as sees_hazards
 from city_gis.review.access import REVIEW_ROLES
 
 
@@ -17,6 +19,7 @@ class Page:
     url_name: str
     label: str
     roles: tuple[str, ...] | None
+    allowed: Callable[[object], bool] | None = None  # a domain rule instead of roles (it decides alone)
 
 
 CONSOLE_ROLES = (Role.OPERATOR, Role.LEADER, Role.DISPATCHER, Role.HANDLER, Role.ADMIN)
@@ -29,10 +32,13 @@ PAGES: tuple[Page, ...] = (
     Page("frontend-map", _("一张图"), None),
     Page("frontend-evaluation", _("综合评价"), EVALUATION_ROLES),
     Page("frontend-review", _("规划审查"), REVIEW_ROLES),  # city_gis.review.access's rule
+    # the duty side of city_gis.hazards.access (hazard officers, leaders, the geohazard department, admins)
+    Page("frontend-emergency", _("应急值守"), (), allowed=sees_hazards),
 )
 
 # First matching role decides the landing page; order = most specific job first.
 LANDING: tuple[tuple[str, str], ...] = (
+    (Role.HAZARD_OFFICER, "frontend-emergency"),
     (Role.INSPECTOR, "frontend-mobile"),
     (Role.DISPATCHER, "frontend-console"),
     (Role.OPERATOR, "frontend-console"),
@@ -46,6 +52,8 @@ LANDING: tuple[tuple[str, str], ...] = (
 
 def may_open(user, page: Page) -> bool:
     """True when `user` may open `page`."""
+    if page.allowed is not None:
+        return bool(user and page.allowed(user))
     if page.roles is None:
         return True
     return bool(user and user.is_authenticated and user.has_role(*page.roles))

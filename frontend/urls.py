@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import review_views, views
+from . import emergency_views, review_views, views
 
 urlpatterns = [
     path("", views.home, name="frontend-home"),
@@ -16,6 +16,9 @@ urlpatterns = [
     path("evaluation/", views.evaluation, name="frontend-evaluation"),
     path("evaluation/areas/<slug:level>.geojson", views.evaluation_areas, name="frontend-evaluation-areas"),
     path("review/", review_views.review_page, name="frontend-review"),
+    path("emergency/", emergency_views.emergency_page, name="frontend-emergency"),
+    path("emergency/alerts/<int:alert_id>/evacuation-list/", emergency_views.evacuation_list,
+         name="frontend-emergency-evacuation-list"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
 ]

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -81,6 +82,11 @@ def console(request: HttpRequest) -> HttpResponse:
         return denied
     extra = {"states": case_states(), "departments": departments(), **areas()}
     config = {"departments": extra["departments"], "states": dict(extra["states"])}
+    if may_open(request.user, _page("frontend-emergency")):  # the new-alert banner (console.js)
+        config["hazardAlerts"] = {"url": reverse("frontend-emergency"), "newAlert": _("新预警"),
+                                  "levels": {"blue": _("蓝色"), "yellow": _("黄色"), "orange": _("橙色"),
+                                             "red": _("红色")}, "more": _("另有 %(n)s 条"),
+                                  "open": _("打开应急值守"), "dismiss": _("关闭")}
     return render(
         request, "frontend/console.html", _context(request, "frontend-console", config=config, **extra, **nav_pages(request))
     )

@@ -8,9 +8,9 @@ from .ogcapi import views as ogcapi
 
 app_name = "tileserver"
 urlpatterns = [
-    re_path(r"^(?P<path>ows)$", views.ows, name="ows"),
+    re_path(r"^(?P<path>ows)$", views.ows_endpoint, name="ows"),  # + POST: WFS-T
     re_path(r"^(?P<path>(?:wmts|tiles|tms)(?:/.*)?)$", views.ows, name="tiles"),
-    re_path(r"^(?P<path>service)$", views.ows, name="service"),
+    re_path(r"^(?P<path>service)$", views.ows_endpoint, name="service"),
     re_path(r"^(?P<path>demo(?:/.*)?)$", views.ows, name="demo"),
     re_path(r"^csw$", csw_service.csw, name="csw"),  # CSW 2.0.2 catalogue of the registry (tileserver/csw/)
     # OGC API – Features (tileserver/ogcapi/); reaches Django: wsgi.OGC_PREFIXES does not include /ogcapi

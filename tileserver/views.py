@@ -295,3 +295,15 @@ def _serve(request: HttpRequest, path: str) -> tuple[HttpResponse, object]:
 def ows(request: HttpRequest, path: str = "") -> HttpResponse:
     """Any OGC/tile path: the URLconf passes it without the leading slash."""
     return serve_ogc(request, "/" + (path or "ows"))
+
+
+@csrf_exempt  # a Transaction authenticates by token, or by the session with its CSRF token (wfst.py)
+@require_http_methods(["GET", "HEAD", "POST"])
+def ows_endpoint(request: HttpRequest, path: str = "") -> HttpResponse:
+    """`/ows` and `/service`: GET/HEAD as `ows`; POST is a WFS-T Transaction (tileserver/wfst.py)."""
+    if request.method == "POST":
+        from .wfst import serve_transaction  # wfst imports wfs, which imports this module
+
+        response, user = serve_transaction(request)
+        return _secure_headers(response, user)
+    return ows(request, path)

@@ -14,6 +14,8 @@ What this module adds around `mapserv` (run as a CGI subprocess, one per request
   substitution); COUNT/MAXFEATURES capped at CITYGIS_WFS_MAX_FEATURES; malformed numbers are a 400.
 - cost: a render slot (tileserver.limits), CITYGIS_MAPSERV_TIMEOUT seconds, at most CITYGIS_WFS_MAX_BYTES of
   output (the child's file-size limit: memory stays bounded whatever the client asks).
+- writes: Transaction is POSTed XML, answered by tileserver/wfst.py (WFS-T); 1.1.0 capabilities advertise it for
+  the feature types the user may write.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import signal
 import subprocess
 import tempfile
 from urllib.parse import quote, urlencode
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, unescape
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -158,6 +160,9 @@ def build_query(params: dict[str, str], user) -> tuple[str, str]:
     """(operation, mapserv QUERY_STRING) for a validated request; raises WFSError."""
     if "map" in params:
         raise WFSError("MAP is not a parameter of this service", "InvalidParameterValue", "MAP")
+    if params.get("request", "").lower() == "transaction":  # writes: tileserver/wfst.py, by POST only
+        raise WFSError("Transaction is a POST of a wfs:Transaction document; a GET never writes",
+                       "OperationNotSupported", "REQUEST")
     operation = REQUESTS.get(params.get("request", "").lower())
     if not params.get("request"):
         raise WFSError("REQUEST is missing", "MissingParameterValue", "REQUEST")
@@ -269,9 +274,11 @@ def _online_resource(request: HttpRequest) -> bytes:
     return escape(request.build_absolute_uri(request.path) + "?").encode()
 
 
-def filter_capabilities(body: bytes, readable: frozenset[str], online: bytes) -> bytes:
+def filter_capabilities(body: bytes, readable: frozenset[str], online: bytes,
+                        writable: frozenset[str] = frozenset()) -> bytes:
     """MapServer's capabilities with only the `readable` feature types; MetadataURLs (MapServer's GetMetadata,
-    not served here) and MapServer's comments dropped; our online resource filled in."""
+    not served here) and MapServer's comments dropped; our online resource filled in; in 1.1.0, Transaction
+    for the `writable` types (tileserver.wfst.advertise)."""
     parser = etree.XMLParser(remove_comments=True, resolve_entities=False, no_network=True)
     root = etree.fromstring(body.replace(WFS_ONLINE_PLACEHOLDER.encode(), online), parser)
     for feature_type in list(root.iter("{*}FeatureType")):
@@ -280,6 +287,10 @@ def filter_capabilities(body: bytes, readable: frozenset[str], online: bytes) ->
             feature_type.getparent().remove(feature_type)
     for element in list(root.iter("{*}MetadataURL")):
         element.getparent().remove(element)
+    if writable:
+        from .wfst import advertise  # wfst imports this module
+
+        advertise(root, writable & readable, unescape(online.decode()))
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
@@ -346,7 +357,9 @@ def serve_wfs(request: HttpRequest, user, params: dict[str, str]) -> HttpRespons
         status, body = answer
     elif operation == "GetCapabilities":
         readable = frozenset(readable_feature_types(user))
-        body = filter_capabilities(body, readable, _online_resource(request))
+        from .wfst import writable_feature_types
+
+        body = filter_capabilities(body, readable, _online_resource(request), writable_feature_types(user))
     else:
         head = body[:_HEAD_BYTES].replace(WFS_ONLINE_PLACEHOLDER.encode(), _online_resource(request))
         body = head + body[_HEAD_BYTES:]

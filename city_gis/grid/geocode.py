@@ -1,7 +1,9 @@
 """Point → unit grid cell, community, street, district and a readable address, in one PostGIS query.
 
-The statement is prepared once per database connection. The cell is found with ST_Contains on current cells (GiST index on grid_cell.geom); the address names the
-nearest named road (KNN `<->` on layers_road) when it lies within `CITYGIS_ADDRESS_ROAD_RADIUS_M` (200 m).
+The statement is prepared once per database connection. The cell is found with ST_Contains on current cells (GiST
+index on grid_cell.geom); the community/street/district codes and names are read from the cell itself (copied there
+by triggers, see Cell), so no join; the address names the nearest named road (KNN `<->` on layers_road) when it lies
+within `CITYGIS_ADDRESS_ROAD_RADIUS_M` (200 m).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from django.db import connection
 
 from layers.models import Road
 
-from .models import Cell, Community, District, Street
+from .models import Cell
 
 
 class OutsideManagedArea(ValueError):
@@ -42,12 +44,10 @@ def _sql() -> str:
     q = connection.ops.quote_name
     return f"""
 WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%s, %s), 4490) AS g)
-SELECT c.id, c.code, co.code, co.name, s.code, s.name, d.code, d.name, r.name, r.dist
+SELECT c.id, c.code, c.community_code, c.community_name, c.street_code, c.street_name, c.district_code,
+       c.district_name, r.name, r.dist
 FROM p
 JOIN {q(Cell._meta.db_table)} c ON c.valid_to IS NULL AND ST_Contains(c.geom, p.g)
-JOIN {q(Community._meta.db_table)} co ON co.id = c.community_id
-JOIN {q(Street._meta.db_table)} s ON s.id = co.street_id
-JOIN {q(District._meta.db_table)} d ON d.id = s.district_id
 LEFT JOIN LATERAL (
     SELECT rd.name, ST_Distance(rd.geom::geography, p.g::geography) AS dist
     FROM {q(Road._meta.db_table)} rd
@@ -61,7 +61,7 @@ LIMIT 1
 
 
 # Connections on which the geocoding statement is prepared. A server-side prepared statement saves the
-# parse and the planning of the five-table join on every call (about half the cost of one lookup).
+# parse and the planning of the lookup on every call (about half the cost of one lookup).
 _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 STATEMENT = "citygis_geocode"
 

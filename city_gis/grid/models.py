@@ -66,6 +66,15 @@ class Cell(models.Model):
     valid_from = models.DateField(_("生效日期"))
     valid_to = models.DateField(_("失效日期"), null=True, blank=True)
     geom = models.PolygonField(srid=SRID)
+    # The codes and names of the cell's community, street and district, copied onto the cell so that geocoding
+    # is one indexed lookup without joins. Kept by database triggers (migration 0004) on every insert/update of
+    # a cell and every change of a unit's code, name or parent — whatever path (import, admin, SQL) made it.
+    community_code = models.CharField(_("社区代码"), max_length=12, default="", editable=False)
+    community_name = models.CharField(_("社区名称"), max_length=60, default="", editable=False)
+    street_code = models.CharField(_("街道代码"), max_length=12, default="", editable=False)
+    street_name = models.CharField(_("街道名称"), max_length=60, default="", editable=False)
+    district_code = models.CharField(_("区县代码"), max_length=12, default="", editable=False)
+    district_name = models.CharField(_("区县名称"), max_length=60, default="", editable=False)
 
     class Meta:
         ordering = ["code"]

@@ -22,6 +22,7 @@ from city_gis.text_limits import has_control_chars
 
 from . import alerts as alert_service
 from . import evacuation
+from . import readings as reading_history
 from . import warnings as warning_service
 from .access import (
     may_acknowledge,
@@ -40,6 +41,8 @@ from .serializers import (
     AlertSerializer,
     AreaWarningInSerializer,
     AreaWarningSerializer,
+    DeviceReadingsQuerySerializer,
+    DeviceReadingsSerializer,
     DeviceSerializer,
     EvacuationPlanSerializer,
     ReadingBatchResultSerializer,
@@ -59,6 +62,22 @@ class DeviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def get_queryset(self) -> QuerySet:
         return visible_devices(self.request.user, Device.objects.select_related("hazard_point").order_by("code"))
+
+    @extend_schema(parameters=[DeviceReadingsQuerySerializer],
+                   responses={200: DeviceReadingsSerializer, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"])
+    def readings(self, request, code=None):
+        """监测数据历史（默认最近 72 小时；窗口与条数有上限）。"""
+        device = self.get_object()
+        query = DeviceReadingsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            since, until = reading_history.window(query.validated_data.get("since"),
+                                                  query.validated_data.get("until"))
+        except reading_history.WindowError as exc:
+            raise ValidationError({exc.field: [exc.message]}) from None
+        data = reading_history.device_readings(device.pk, since, until)
+        return Response({"device": device.code, "type": device.type, **data})
 
 
 @extend_schema(tags=["hazards"])

@@ -364,3 +364,15 @@ def plan_data(plan_id: int) -> dict:
                          "distance_m": None if r[6] is None else round(r[6], 1),
                          "route": json.loads(r[7]) if r[7] else None} for r in rows],
     }
+
+
+def community_list(plan: dict) -> list[dict]:
+    """The plan's assignments grouped by community (社区) for the printable list: per community its rows
+    (building, people, shelter, distance) and people total; communities by code, unknown ('') last."""
+    groups: dict[str, dict] = {}
+    for a in plan["assignments"]:
+        group = groups.setdefault(a["community_code"], {"code": a["community_code"], "name": a["community_name"],
+                                                        "people": 0, "rows": []})
+        group["people"] += a["people"]
+        group["rows"].append(a)
+    return sorted(groups.values(), key=lambda g: (g["code"] == "", g["code"]))

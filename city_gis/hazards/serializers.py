@@ -189,3 +189,27 @@ class EvacuationPlanSerializer(serializers.Serializer):
     build_ms = serializers.FloatField()
     shelters = EvacuationShelterSerializer(many=True)
     assignments = EvacuationAssignmentSerializer(many=True)
+
+
+class DeviceReadingsQuerySerializer(serializers.Serializer):
+    """Query of a device's reading history (bounds in city_gis/hazards/readings.py)."""
+
+    since = serializers.DateTimeField(required=False, help_text="start (inclusive), ISO 8601; default until − 72 h")
+    until = serializers.DateTimeField(required=False, help_text="end (exclusive), ISO 8601; default now")
+
+
+class DeviceReadingSerializer(serializers.Serializer):
+    observed_at = serializers.DateTimeField()
+    values = ValuesSerializer()
+
+
+class DeviceReadingsSerializer(serializers.Serializer):
+    """A device's readings in a window, oldest first; at most the newest 5,000 (`truncated` when more)."""
+
+    device = serializers.CharField()
+    type = serializers.CharField()
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    count = serializers.IntegerField()
+    truncated = serializers.BooleanField()
+    readings = DeviceReadingSerializer(many=True)

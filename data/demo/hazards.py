@@ -69,3 +69,8 @@ def run(ctx) -> None:
                 "type": kind, "hazard_point": hp, "location": at, "status": DeviceStatus.ACTIVE,
                 "installed_on": dt.date(2024, 4, 1) + dt.timedelta(days=rng.randint(0, 400))})
     ensure_partitions()
+    # the live alert, device and area-warning layers (city_gis/hazards/maplayers.py), owned as the other domain
+    # layers are (CITYGIS_DOMAIN_LAYER_OWNER); the tests register them themselves
+    from city_gis.hazards.maplayers import register_hazard_layers
+
+    register_hazard_layers()

@@ -332,4 +332,43 @@
   loadCategories().then(refresh).then(() => { if (wanted) select(wanted, true); });
   setInterval(() => { if (!document.hidden) refresh(); }, POLL_MS);
   window.CityGIS.console = { refresh, select, get cases() { return cases; } };
+
+  // New geohazard alerts (only for users who may open /emergency/): a dismissible banner linking there.
+  if (config.hazardAlerts) {
+    const H = config.hazardAlerts;
+    const KEY = "cg-hazard-alerts-dismissed";
+    const dismissed = () => { try { return new Set(JSON.parse(localStorage.getItem(KEY) || "[]")); } catch (e) { return new Set(); } };
+    let shown = [];
+    const banner = document.createElement("div");
+    banner.id = "hazard-alert-banner";
+    banner.setAttribute("role", "alert");
+    banner.hidden = true;
+    banner.style.cssText = "position:fixed;top:64px;left:50%;transform:translateX(-50%);z-index:2000;background:#d7191c;color:#fff;padding:8px 14px;border-radius:6px;box-shadow:0 2px 8px rgba(0,0,0,.3)";
+    document.body.appendChild(banner);
+    banner.addEventListener("click", (e) => {
+      if (!e.target.closest("[data-dismiss]")) return;
+      const keep = [...dismissed(), ...shown].slice(-200);  // bounded
+      localStorage.setItem(KEY, JSON.stringify(keep));
+      banner.hidden = true;
+    });
+    const pollAlerts = async () => {
+      try {
+        const body = await api("hazards/alerts/?open=true&limit=50");
+        const gone = dismissed();
+        const fresh = (body.results || []).filter((a) => !a.acknowledged_at && !gone.has(a.id));
+        shown = fresh.map((a) => a.id);
+        if (!fresh.length) { banner.hidden = true; return; }
+        const a = fresh[0];  // the newest (the API lists newest first)
+        const more = fresh.length > 1 ? " · " + H.more.replace("%(n)s", String(fresh.length - 1)) : "";
+        banner.innerHTML = `${esc(H.newAlert)}：<b class="hazard-alert-point">${esc(a.hazard_point_name || a.hazard_point)}</b> ` +
+          `<span class="hazard-alert-level">${esc(H.levels[a.level] || a.level)}</span>${esc(more)} ` +
+          `<a href="${esc(H.url)}" style="color:#fff;text-decoration:underline">${esc(H.open)}</a> ` +
+          `<button type="button" class="cg-btn cg-btn-ghost" data-dismiss style="color:#fff">${esc(H.dismiss)}</button>`;
+        banner.style.background = a.level === "red" ? "#d7191c" : a.level === "orange" ? "#f58025" : a.level === "yellow" ? "#b59a00" : "#2b83ba";
+        banner.hidden = false;
+      } catch (e) { /* the banner is a notice; the console keeps working without it */ }
+    };
+    pollAlerts();
+    setInterval(() => { if (!document.hidden) pollAlerts(); }, 10000);
+  }
 })();
