@@ -660,8 +660,10 @@ def serve_transaction(request: HttpRequest) -> tuple[HttpResponse, Any]:
         request.get_host()  # ALLOWED_HOSTS (Django's middleware already checked it on this path)
     except DisallowedHost:
         return exception_report("Host header not allowed", "InvalidParameterValue", "Host", version="1.1.0"), None
+    media = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
     try:
-        user = writes.write_user(request)
+        # Basic (QGIS's authentication database) only with an XML body: the CSRF defence (write_user)
+        user = writes.write_user(request, allow_basic=media in BODY_TYPES)
     except Problem as problem:
         response = exception_report(xml_text(problem.detail), "Unauthorized" if problem.status == 401 else
                                     "InvalidParameterValue", problem.parameter, version="1.1.0",

@@ -54,11 +54,16 @@ class _CsrfCheck(CsrfViewMiddleware):
         return reason  # the reason, answered as problem+json by the caller
 
 
-def write_user(request: HttpRequest):
+def write_user(request: HttpRequest, *, allow_basic: bool = False):
     """The writer: a token in the Authorization header, or the session with a valid CSRF token. 401 for
-    anonymous requests, Basic credentials and query-string tokens; 403 when the session's CSRF check fails."""
+    anonymous requests, Basic credentials and query-string tokens; 403 when the session's CSRF check fails.
+
+    `allow_basic`: HTTP Basic authenticates too — for WFS-T only, whose body must be XML. A browser may answer
+    with cached Basic credentials, but a page on another site cannot POST text/xml to us without a CORS
+    preflight, which we never grant: the XML media type is the CSRF defence there (QGIS 3.22 sends Basic from its
+    authentication database and can set no Token header on a WFS connection)."""
     scheme = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")[0].lower()
-    if scheme == "basic":
+    if scheme == "basic" and not allow_basic:
         raise Problem(401, "HTTP Basic does not authenticate writes; send Authorization: Token <key> "
                            "or use the signed-in session with its CSRF token")
     if scheme not in ("token", "bearer") and any(k.lower() == "token" for k in request.GET):
@@ -70,7 +75,7 @@ def write_user(request: HttpRequest):
         raise Problem(401, str(exc)) from None
     if user is None or not user.is_authenticated:
         raise Problem(401, "writes need an Authorization: Token header or a signed-in session")
-    if scheme not in ("token", "bearer"):  # the session: a cookie any site can make the browser send
+    if scheme not in ("token", "bearer", "basic"):  # the session: a cookie any site can make the browser send
         check = _CsrfCheck(lambda r: HttpResponse())
         check.process_request(request)
         reason = check.process_view(request, lambda r: None, (), {})
