@@ -3,7 +3,9 @@
 Called in the ingesting transaction for the devices that got new readings. Each rule's value per device is one
 SQL aggregate over the rule's window ending at the device's newest reading (sum / rate per day / change / last);
 a point's value is the largest of its devices'. A level at or above blue opens the alert or raises it
-(escalation; it never falls while open); a value below blue for the calm period closes it (all-clear). A
+(escalation; it never falls while open); a value below blue for the calm period closes it (all-clear) — with
+`all_clear_requires_patrol`, an alert that gave a patrol task only once its newest patrol reported `normal`
+(`patrol_holds`; a held alert is passed to the hooks as a `held` change, so the patrols issue a follow-up). A
 device silent for its type's `offline.after_minutes` gets its own alert (`check_offline`, run periodically by
 the consumer), closed when it reports again. Points are serialised with a transaction-level advisory lock, so
 the consumer and the HTTP endpoint may evaluate the same point at once.
@@ -19,7 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg2 import sql
 
-from .models import Alert, AlertEvent, Device, DeviceStatus
+from .models import Alert, AlertEvent, Device, DeviceStatus, Patrol, PatrolResult
 from .rules import OFFLINE_RULE, Rule, RuleSet, current, level_of
 
 ANTECEDENT = "~antecedent"  # key of the antecedent-rain window (no rule may be named so)
@@ -28,7 +30,7 @@ LOCK_CLASS = 4242  # first key of pg_advisory_xact_lock(int, int): "hazard point
 
 @dataclass(frozen=True)
 class Change:
-    """What evaluation did to an alert (kind: created, escalated, closed)."""
+    """What evaluation did to an alert (kind: created, escalated, closed, held: calm but waiting for a patrol)."""
 
     alert_id: int
     kind: str
@@ -134,6 +136,34 @@ def _event(alert: Alert, kind: str, at: dt.datetime, *, value: float | None = No
     return AlertEvent(alert=alert, at=at, kind=kind, level=alert.level, value=value, actor=actor, note=note[:500])
 
 
+def patrol_holds(alert_ids, rules: RuleSet) -> set[int]:
+    """The alerts of `alert_ids` whose all-clear waits for a patrol: with `all_clear_requires_patrol`, those
+    whose newest patrol task is still open or reported something other than `normal` (an alert that never gave
+    a patrol task — blue, no monitor, the point's task belonged to another alert — is not held)."""
+    ids = list(alert_ids)
+    if not rules.all_clear_requires_patrol or not ids:
+        return set()
+    newest = (Patrol.objects.filter(alert_id__in=ids).order_by("alert_id", "-created_at", "-pk")
+              .distinct("alert_id").values_list("alert_id", "result"))
+    return {alert_id for alert_id, result in newest if result != PatrolResult.NORMAL}
+
+
+def _close_all_clear(calm: list[tuple[Alert, bool]], rules: RuleSet, now: dt.datetime,
+                     events: list[AlertEvent], changes: list[Change]) -> None:
+    """Close the calm alerts (with True: alert.value is the value just evaluated, saved and recorded) unless a
+    patrol holds them (a `held` change instead)."""
+    held = patrol_holds((a.pk for a, _ in calm), rules)
+    for alert, evaluated in calm:
+        if alert.pk in held:
+            changes.append(Change(alert.pk, "held", alert.level, alert.hazard_point_id, alert.rule))
+            continue
+        alert.closed_at, alert.close_reason = now, "all_clear"
+        alert.save(update_fields=["closed_at", "close_reason", "value"] if evaluated else ["closed_at", "close_reason"])
+        events.append(_event(alert, AlertEvent.Kind.CLOSED, now, value=alert.value if evaluated else None,
+                             note="all_clear"))
+        changes.append(Change(alert.pk, "closed", alert.level, alert.hazard_point_id, alert.rule))
+
+
 @transaction.atomic
 def evaluate_devices(device_ids, *, rules: RuleSet | None = None, now: dt.datetime | None = None) -> list[Change]:
     """Evaluate every rule for the points of `device_ids` (which just got readings); returns the changes."""
@@ -186,6 +216,7 @@ def evaluate_devices(device_ids, *, rules: RuleSet | None = None, now: dt.dateti
     open_alerts = {(a.hazard_point_id, a.rule): a for a in Alert.objects.filter(
         hazard_point_id__in=list(codes), rule__in=list(rule_of), device=None, closed_at=None)}
     touched: list[Alert] = []
+    calm: list[tuple[Alert, bool]] = []
     for (point_id, name), (value, t) in sorted(results.items()):
         rule = rule_of[name]
         thresholds = rules.thresholds(rule, codes[point_id], antecedent_wet=point_id in wet)
@@ -207,10 +238,9 @@ def evaluate_devices(device_ids, *, rules: RuleSet | None = None, now: dt.dateti
             alert.last_exceeded_at = max(alert.last_exceeded_at, t)
             touched.append(alert)
         elif alert is not None and t - alert.last_exceeded_at >= dt.timedelta(hours=rules.calm_for(codes[point_id])):
-            alert.closed_at, alert.close_reason, alert.value = now, "all_clear", value
-            alert.save(update_fields=["closed_at", "close_reason", "value"])
-            events.append(_event(alert, AlertEvent.Kind.CLOSED, now, value=value, note="all_clear"))
-            changes.append(Change(alert.pk, "closed", alert.level, point_id, name))
+            alert.value = value  # saved only when it closes
+            calm.append((alert, True))
+    _close_all_clear(calm, rules, now, events, changes)
     if touched:
         Alert.objects.bulk_update(touched, ["level", "escalated_at", "threshold", "value", "last_exceeded_at"])
     AlertEvent.objects.bulk_create(events)
@@ -247,21 +277,25 @@ def check_offline(*, rules: RuleSet | None = None, now: dt.datetime | None = Non
 @transaction.atomic
 def close_calm(*, rules: RuleSet | None = None, now: dt.datetime | None = None) -> list[Change]:
     """All-clear for rule alerts whose last exceedance is older than their point's calm period (no new
-    readings came to close them)."""
+    readings came to close them) and, with all_clear_requires_patrol, whose patrol reported normal; the
+    change hooks hear of the closed and the held ones."""
     rules = rules or current()
     now = now or timezone.now()
     changes, events = [], []
     # offline alerts end when the device reports, area warning alerts with their warnings
     candidates = (Alert.objects.filter(closed_at=None).exclude(rule__in=[OFFLINE_RULE, "area_warning"])
                   .select_related("hazard_point").order_by("hazard_point_id"))
-    for alert in candidates:
-        if now - alert.last_exceeded_at < dt.timedelta(hours=rules.calm_for(alert.hazard_point.code)):
-            continue
-        alert.closed_at, alert.close_reason = now, "all_clear"
-        alert.save(update_fields=["closed_at", "close_reason"])
-        events.append(_event(alert, AlertEvent.Kind.CLOSED, now, note="all_clear"))
-        changes.append(Change(alert.pk, "closed", alert.level, alert.hazard_point_id, alert.rule))
+    calm = [alert for alert in candidates
+            if now - alert.last_exceeded_at >= dt.timedelta(hours=rules.calm_for(alert.hazard_point.code))]
+    _lock_points(a.hazard_point_id for a in calm)
+    # under the lock: an evaluation that committed meanwhile may have closed or re-exceeded one
+    fresh = dict(Alert.objects.filter(pk__in=[a.pk for a in calm], closed_at=None)
+                 .values_list("pk", "last_exceeded_at"))
+    calm = [(a, False) for a in calm if a.pk in fresh and now - fresh[a.pk] >= dt.timedelta(
+        hours=rules.calm_for(a.hazard_point.code))]
+    _close_all_clear(calm, rules, now, events, changes)
     AlertEvent.objects.bulk_create(events)
+    _run_hooks(changes)
     return changes
 
 

@@ -6,7 +6,10 @@ the point already has an open patrol: a case of category 0705 地质灾害巡查
 The monitor completes it with a result: `normal` (workflow action verify_not_found: nothing found, the case
 ends) or `deformation` / `evacuate` (verify_confirmed: the case goes on to the centre like any confirmed
 report). The result is written to the alert's audit trail (AlertEvent `patrol`: actor, note "result: note");
-`evacuate` raises the alert to red. The dependency is one way: hazards calls city_gis.cases, cases knows
+`evacuate` raises the alert to red. With the rules' `all_clear_requires_patrol` the all-clear of an alert that
+gave a task waits for its newest patrol to report `normal` (alerts.patrol_holds); an alert held after its calm
+period by a `deformation` / `evacuate` result gets a follow-up patrol (the after-rain check), so a `normal`
+result can still end it. The dependency is one way: hazards calls city_gis.cases, cases knows
 nothing of hazards (HazardsConfig.ready registers on_alert_changes with the alert evaluation).
 """
 
@@ -38,9 +41,10 @@ DEFAULT_RESULT = {"verify_not_found": PatrolResult.NORMAL.value, "verify_confirm
 
 
 def on_alert_changes(changes: list[alerts.Change]) -> None:
-    """The evaluation hook: a patrol for every alert created or escalated at yellow or above."""
+    """The evaluation hook: a patrol for every alert created or escalated at yellow or above, and a follow-up
+    for every alert held by its patrol after the calm period (none while the point's task is still open)."""
     for change in changes:
-        if change.kind in ("created", "escalated") and change.level >= MIN_LEVEL:
+        if (change.kind in ("created", "escalated") and change.level >= MIN_LEVEL) or change.kind == "held":
             ensure_patrol(Alert.objects.select_related("hazard_point").get(pk=change.alert_id))
 
 

@@ -2,7 +2,8 @@
 
 The defaults live in data/alert_rules.json; CITYGIS_HAZARD_RULES names a replacement file. Each rule applies to
 one device type and one quantity with four thresholds (blue, yellow, orange, red); a hazard point may override
-thresholds and its calm period under `points` (keyed by hazard point code). What a schema cannot say is checked
+thresholds and its calm period under `points` (keyed by hazard point code); `all_clear_requires_patrol` makes
+the all-clear of an alert with a patrol task wait for a `normal` result (absent: false, the calm period alone). What a schema cannot say is checked
 here: strictly increasing thresholds, a quantity the device type measures, an antecedent naming `sum` rules.
 """
 
@@ -60,6 +61,8 @@ class RuleSet:
     point_thresholds: dict[str, dict[str, tuple[float, ...]]] = field(default_factory=dict)
     point_calm_hours: dict[str, float] = field(default_factory=dict)
     source: str = ""
+    # all-clear also waits for the alert's newest patrol to report "normal" (alerts.patrol_holds)
+    all_clear_requires_patrol: bool = False
 
     def for_type(self, device_type: str) -> list[Rule]:
         return [r for r in self.rules.values() if r.device_type == device_type]
@@ -125,7 +128,7 @@ def parse(doc: object, source: str = "<rules>") -> RuleSet:
     offline = doc["offline"]
     return RuleSet(doc["rules_version"], float(doc["calm_hours"]), rules, LEVEL_BY_NAME[offline["level"]],
                    {k: float(v) for k, v in offline["after_minutes"].items()}, antecedent, point_thresholds,
-                   point_calm, source)
+                   point_calm, source, bool(doc.get("all_clear_requires_patrol", False)))
 
 
 def load(path: str | Path) -> RuleSet:

@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 
 from city_gis.hazards import alerts
-from city_gis.hazards.models import Alert, Device
+from city_gis.hazards.models import Alert, Device, Patrol
+from city_gis.hazards.patrols import complete
 from city_gis.hazards.rules import RulesError, current, level_of, parse
 
 pytestmark = pytest.mark.django_db
@@ -38,11 +39,15 @@ def test_rainfall_raises_blue_yellow_orange_then_all_clear_after_the_calm_period
     assert alert.last_exceeded_at == t0 + dt.timedelta(minutes=70)
     put(gauge, t0 + dt.timedelta(hours=12), rain_mm=0.0)  # below blue, but not calm for 24 h yet
     assert Alert.objects.get(pk=alert.pk).closed_at is None
-    put(gauge, t0 + dt.timedelta(minutes=70, hours=24), rain_mm=0.0)  # 24 h below blue: all-clear
+    put(gauge, t0 + dt.timedelta(minutes=70, hours=24), rain_mm=0.0)  # 24 h below blue, but the patrol is open
+    assert Alert.objects.get(pk=alert.pk).closed_at is None
+    patrol = Patrol.objects.get(alert=alert)  # yellow gave a patrol task (all_clear_requires_patrol)
+    complete(patrol.case, patrol.monitor, "verify_not_found", "normal")
+    put(gauge, t0 + dt.timedelta(minutes=80, hours=24), rain_mm=0.0)  # calm and patrolled normal: all-clear
     alert.refresh_from_db()
     assert alert.close_reason == "all_clear" and alert.closed_at is not None
     assert trail(alert) == [("created", "blue"), ("escalated", "yellow"), ("escalated", "orange"),
-                            ("closed", "orange")]
+                            ("patrol", "orange"), ("closed", "orange")]
     # the 24 h sum crossed blue (51 ≥ 50) too: its own alert, still ≥ blue at t0+12 h, so not calm yet
     day = Alert.objects.get(hazard_point=gauge.hazard_point, rule="rain_24h")
     assert (day.level_name, day.closed_at, day.last_exceeded_at) == ("blue", None, t0 + dt.timedelta(hours=12))

@@ -91,8 +91,9 @@ def real_path_parameters(username: str | None) -> dict[str, list[dict[str, objec
     from city_gis.accounts.models import User
     from city_gis.cases.access import visible_cases
     from city_gis.cases.models import Case, CaseAttachment, Category, State
+    from city_gis.hazards.models import Alert, AreaWarning, Device
     from field_app_api.domain import task_cases
-    from layers.models import Layer
+    from layers.models import Job, Layer
 
     user = User.objects.get(username=username) if username else None
     everyone = Case.objects.order_by("-pk")
@@ -106,6 +107,10 @@ def real_path_parameters(username: str | None) -> dict[str, list[dict[str, objec
     codes = [{"code": c} for c in Category.objects.order_by("code").values_list("code", flat=True)[:REAL_SAMPLES]]
     by_id = [{"id": c.pk} for c in cases]
     by_number = [{"request_id": c.number} for c in cases]
+    devices = [{"code": d} for d in Device.objects.order_by("code").values_list("code", flat=True)[:REAL_SAMPLES]]
+    alerts = [{"id": a} for a in Alert.objects.order_by("-pk").values_list("pk", flat=True)[:REAL_SAMPLES]]
+    warnings = [{"id": w} for w in AreaWarning.objects.order_by("-pk").values_list("pk", flat=True)[:REAL_SAMPLES]]
+    jobs = [{"id": j} for j in Job.objects.order_by("-pk").values_list("pk", flat=True)[:REAL_SAMPLES]]
     return {
         "/api/v1/cases/{id}/": by_id,
         "/api/v1/cases/{id}/allowed_actions/": by_id,
@@ -116,6 +121,15 @@ def real_path_parameters(username: str | None) -> dict[str, list[dict[str, objec
         "/api/v1/layers/{name}/export/": layers,
         "/api/v1/layers/{name}/features/": layers,
         "/api/v1/layers/{name}/import/": layers,
+        "/api/v1/hazards/devices/{code}/": devices,
+        "/api/v1/hazards/devices/{code}/readings/": devices,
+        "/api/v1/hazards/alerts/{id}/": alerts,
+        "/api/v1/hazards/alerts/{id}/acknowledge/": alerts,
+        "/api/v1/hazards/alerts/{id}/evacuation-plan/": alerts,
+        "/api/v1/hazards/warnings/{id}/": warnings,
+        "/api/v1/hazards/warnings/{id}/cancel/": warnings,
+        "/api/v1/jobs/{id}/": jobs,
+        "/api/v1/jobs/{id}/cancel/": jobs,
         "/open311/v2/requests/{request_id}.json": by_number,
         "/open311/v2/requests/{request_id}.xml": by_number,
         "/open311/v2/services/{code}.json": codes,

@@ -4,6 +4,9 @@
   const { config, t, api, list, latLngOf, propsOf, esc, toast, baseMap, fmtTime, cookie, queue, flattenCategories } = window.CityGIS;
   const RETRY_MS = 15000;
   const REASON_ACTIONS = new Set(["check_failed", "request_extension", "request_suspend", "return"]);
+  // A patrol result's workflow action (the API checks it: city_gis/hazards/patrols.py ACTION_OF).
+  const PATROL_ACTION = { normal: "verify_not_found", deformation: "verify_confirmed", evacuate: "verify_confirmed" };
+  const patrolButtons = document.getElementById("patrol-results");
   let categories = [];
   let chosen = null;
   let position = null;   // [lat, lon]
@@ -175,21 +178,28 @@
       el.innerHTML = tasks.map((task) => {
         const ll = latLngOf(task);
         const kind = t("actions")[task.kind] || task.kind || "";
+        const patrol = (task.patrol_results || []).length > 0 && patrolButtons;
         return `<div class="cg-task" data-id="${esc(task.id)}"><b>${esc(kind)} · ${esc(task.number)} ${esc(task.category_name || "")}</b>
           <div class="cg-muted">${esc(task.address || "")}${task.deadline ? ` · ${esc(t("stageDeadline"))} ${esc(fmtTime(task.deadline))}` : ""}
             ${task.distance_m != null ? ` · ${Math.round(task.distance_m)} m` : ""}</div>
           <div>${esc(task.description || "")}</div>
           ${ll ? `<a class="cg-btn" href="geo:${ll[0]},${ll[1]}?q=${ll[0]},${ll[1]}">${esc(t("navigate"))} ↗</a>` : ""}
           <form class="cg-action-form" style="margin-top:6px">
-            <select name="action">${(task.actions || []).map((a) => `<option value="${esc(a)}">${esc(t("actions")[a] || a)}</option>`).join("")}</select>
+            ${patrol ? "" : `<select name="action">${(task.actions || []).map((a) => `<option value="${esc(a)}">${esc(t("actions")[a] || a)}</option>`).join("")}</select>`}
             <label class="cg-btn cg-photo-btn">＋ ${esc(t("photos"))}<input type="file" name="photos" accept="image/*" capture="environment" multiple class="cg-visually-hidden"></label>
             <textarea name="note" rows="2" placeholder="${esc(t("note"))} / ${esc(t("reason"))}"></textarea>
-            <button class="cg-btn cg-btn-primary" type="submit">${esc(t("complete"))}</button></form></div>`;
+            ${patrol ? patrolButtons.innerHTML : `<button class="cg-btn cg-btn-primary" type="submit">${esc(t("complete"))}</button>`}</form></div>`;
       }).join("") || `<div class="cg-empty">${esc(t("noData"))}</div>`;
       el.querySelectorAll(".cg-task form").forEach((form) => form.addEventListener("submit", async (e) => {
         e.preventDefault();
         const id = form.closest(".cg-task").dataset.id;
         const data = new FormData(form);
+        const result = e.submitter && e.submitter.name === "patrol_result" ? e.submitter.value : "";
+        if (result) {  // a patrol: the result button decides the action; "evacuate" raises the alert to red
+          if (e.submitter.dataset.confirm && !window.confirm(e.submitter.dataset.confirm)) return;
+          data.set("patrol_result", result);
+          data.set("action", PATROL_ACTION[result]);
+        }
         if (REASON_ACTIONS.has(data.get("action"))) { data.set("reason", data.get("note")); data.delete("note"); }
         if (!data.get("photos") || !data.get("photos").size) data.delete("photos");
         try {
