@@ -13,7 +13,6 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_field,
     inline_serializer,
 )
 from rest_framework import mixins, permissions, serializers, status, viewsets
@@ -26,9 +25,12 @@ from .jobs_access import may_cancel, visible_jobs
 from .models import Job, JobState
 
 
-@extend_schema_field({"type": "string", "enum": list(JobState.values)})
-class JobStateField(serializers.CharField):
-    """The job's state, documented inline (a shared `state` enum name would collide with other apps')."""
+class JobStateField(serializers.ChoiceField):
+    """The job's state: the `JobStateEnum` of the schema (settings' ENUM_NAME_OVERRIDES names it apart from the
+    other apps' `state` enums)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(choices=JobState.choices, **kwargs)
 
 
 class JobSerializer(serializers.ModelSerializer):
