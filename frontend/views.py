@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from city_gis.grid.areas import AREA_LEVELS
+from city_gis.hazards import patrols
 
 from .areas import area_geojson
 from .choices import areas, case_states, departments, evaluation_levels
@@ -112,7 +113,10 @@ def mobile(request: HttpRequest) -> HttpResponse:
     """Mobile reporter for inspectors: report form with offline queue, and my tasks."""
     if denied := _guard(request, "frontend-mobile"):
         return denied
-    return render(request, "frontend/mobile.html", _context(request, "frontend-mobile", **nav_pages(request)))
+    # A patrol result's workflow action, the table the API checks (mobile.js sends the action with the result).
+    config = {"patrolActions": {result.value: action for result, action in patrols.ACTION_OF.items()}}
+    return render(request, "frontend/mobile.html",
+                  _context(request, "frontend-mobile", config=config, **nav_pages(request)))
 
 
 @never_cache

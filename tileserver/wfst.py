@@ -16,8 +16,9 @@ the OGC API's own member checks (writes._feature). This module only translates X
 - Update: `Property` (`Name`/`ValueReference` + `Value`; no Value = null), the geometry property included.
 - Update/Delete select features by id only (ogc:FeatureId, ogc:GmlObjectId, fes:ResourceId `<type>.<id>`); any
   other filter, Native, Replace and lock ids are refused with an OWS exception naming the element.
-- Cost: body ≤ CITYGIS_WFST_MAX_BODY bytes (413), ≤ CITYGIS_WFST_MAX_FEATURES features (400), parsed by lxml
-  without DTDs, entities or network, with its depth/text limits (huge_tree off); one OGC rate unit.
+- Cost: body ≤ CITYGIS_WFST_MAX_BODY bytes (413), ≤ CITYGIS_WFST_MAX_FEATURES features (400), read and parsed by
+  tileserver.safexml (the CSW's reading too): no DTDs, entities or network, lxml's depth/text limits (huge_tree
+  off); one OGC rate unit.
 
 Answers: TransactionResponse (1.1.0: TransactionSummary + InsertResults with `ogc:FeatureId fid` per new
 feature, in insert order, as QGIS reads them; 1.0.0: WFS_TransactionResponse; 2.0.0: fes:ResourceId); errors
@@ -56,7 +57,7 @@ from tileserver.ogcapi import collections as colls
 from tileserver.ogcapi import writes
 from tileserver.ogcapi.problems import Problem
 
-from . import freshness
+from . import freshness, safexml
 from .wfs import WFSError, _bare, _check_access, exception_report, feature_types, readable_feature_types
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,15 @@ _CRS84 = ("urn:ogc:def:crs:ogc:1.3:crs84", "http://www.opengis.net/def/crs/ogc/1
 # text, which an edit sends back whole, and the columns the server keeps.
 GENERIC_ATTRIBUTES = "attributes"
 GENERIC_SERVER_COLUMNS = frozenset({"created_at", "updated_at", "layer_id"})
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                          huge_tree=False, remove_comments=True, remove_pis=True)
+# safexml's refusals as a WFS-T exception report: (message, exceptionCode, locator, HTTP status).
+_REFUSALS = {
+    "dtd": ("DTDs and entity declarations are not accepted", "OperationParsingFailed", "DOCTYPE", 400),
+    "entity": ("entity references are not accepted", "OperationParsingFailed", "body", 400),
+    "syntax": ("the body is not well-formed XML: {detail}", "OperationParsingFailed", "body", 400),
+    "length": ("Content-Length is not a number", "InvalidParameterValue", "Content-Length", 400),
+    "size": ("the Transaction is larger than {limit} bytes; send fewer features per commit",
+             "InvalidParameterValue", "body", 413),
+}
 
 
 def max_body() -> int:
@@ -183,21 +191,17 @@ def _elements(parent: etree._Element) -> list[etree._Element]:
     return [e for e in parent if isinstance(e.tag, str)]
 
 
+def _refused(refusal: safexml.Refused) -> WFSError:
+    message, code, locator, status = _REFUSALS[refusal.reason]
+    return WFSError(message.format(detail=refusal.detail, limit=max_body()), code, locator, status=status)
+
+
 def parse_body(raw: bytes) -> etree._Element:
-    """The root element of `raw`: well-formed XML without a DTD (no entities, no network)."""
-    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:  # refused before libxml2 sees it (other encodings: below)
-        raise WFSError("DTDs and entity declarations are not accepted", "OperationParsingFailed", "DOCTYPE")
+    """The root element of `raw`: well-formed XML without a DTD (no entities, no network; tileserver.safexml)."""
     try:
-        tree = etree.ElementTree(etree.fromstring(raw, _PARSER))
-    except etree.XMLSyntaxError as exc:
-        raise WFSError(f"the body is not well-formed XML: {str(exc)[:200]}", "OperationParsingFailed",
-                       "body") from None
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise WFSError("DTDs and entity declarations are not accepted", "OperationParsingFailed", "DOCTYPE")
-    root = tree.getroot()
-    if next(root.iter(etree.Entity), None) is not None:
-        raise WFSError("entity references are not accepted", "OperationParsingFailed", "body")
-    return root
+        return safexml.parse(raw)
+    except safexml.Refused as refusal:
+        raise _refused(refusal) from None
 
 
 def _version(root: etree._Element) -> str:
@@ -246,7 +250,7 @@ def _geometry(element: etree._Element, default_srs: str, locator: str) -> etree.
     children = _elements(element)
     if len(children) != 1 or _ns(children[0]) not in (GML, GML32):
         raise WFSError("a geometry property holds one GML geometry", "InvalidParameterValue", locator)
-    geometry = etree.fromstring(etree.tostring(children[0]), _PARSER)  # namespace declarations come along
+    geometry = etree.fromstring(etree.tostring(children[0]), safexml.PARSER)  # namespace declarations come along
     if geometry.get("srsName") is None:
         geometry.set("srsName", default_srs)
     names = set()
@@ -632,18 +636,10 @@ def _read_body(request: HttpRequest) -> bytes:
     if media not in BODY_TYPES:
         raise WFSError(f"Content-Type must be one of {', '.join(BODY_TYPES)}", "InvalidParameterValue",
                        "Content-Type", status=415)
-    limit = max_body()
     try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise WFSError("Content-Length is not a number", "InvalidParameterValue", "Content-Length") from None
-    if length > limit:
-        raise WFSError(f"the Transaction is larger than {limit} bytes; send fewer features per commit",
-                       "InvalidParameterValue", "body", status=413)
-    raw = request.read(limit + 1)
-    if len(raw) > limit:
-        raise WFSError(f"the Transaction is larger than {limit} bytes; send fewer features per commit",
-                       "InvalidParameterValue", "body", status=413)
+        raw = safexml.read_body(request, max_body())
+    except safexml.Refused as refusal:
+        raise _refused(refusal) from None
     if not raw.strip():
         raise WFSError("the body is empty; POST a wfs:Transaction", "MissingParameterValue", "body")
     return raw

@@ -22,7 +22,9 @@ def sees_all(user) -> bool:
     return getattr(user.department, "code", None) == HAZARD_DEPARTMENT
 
 
-def _own_points(user) -> QuerySet:
+def monitor_points(user) -> QuerySet:
+    """The hazard points `user` is the monitor of, as a `hazard_point_id` values queryset (a subquery): the one
+    rule of a monitor's share of devices and alerts, here and in the map layers' row filter (maplayers)."""
     from .models import MonitoredPoint
 
     return MonitoredPoint.objects.filter(monitor=user).values("hazard_point_id")
@@ -33,7 +35,7 @@ def visible_devices(user, qs: QuerySet) -> QuerySet:
         return qs
     if not getattr(user, "is_authenticated", False):
         return qs.none()
-    return qs.filter(hazard_point_id__in=_own_points(user))
+    return qs.filter(hazard_point_id__in=monitor_points(user))
 
 
 def visible_alerts(user, qs: QuerySet) -> QuerySet:
@@ -50,18 +52,14 @@ def may_acknowledge(user, alert) -> bool:
         return False
     if user.has_role(Role.HAZARD_OFFICER, Role.LEADER):
         return True
-    from .models import MonitoredPoint
-
-    return MonitoredPoint.objects.filter(hazard_point_id=alert.hazard_point_id, monitor=user).exists()
+    return monitor_points(user).filter(hazard_point_id=alert.hazard_point_id).exists()
 
 
 def sees_warnings(user) -> bool:
     """Area warnings: the duty side and every monitor."""
     if sees_all(user):
         return True
-    from .models import MonitoredPoint
-
-    return getattr(user, "is_authenticated", False) and MonitoredPoint.objects.filter(monitor=user).exists()
+    return getattr(user, "is_authenticated", False) and monitor_points(user).exists()
 
 
 def may_issue_warnings(user) -> bool:

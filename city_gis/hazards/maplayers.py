@@ -11,7 +11,7 @@ from city_gis.accounts.models import Department
 from layers.access import Access, RowFilter, register_read_policy
 from layers.models import Layer
 
-from .access import _own_points, sees_all, sees_warnings
+from .access import monitor_points, sees_all, sees_warnings
 
 ALERTS, DEVICES, WARNINGS = "disaster.alerts", "disaster.devices", "disaster.area_warnings"
 
@@ -76,14 +76,14 @@ def _point_layer_access(user) -> Access:
     """Alerts and devices follow visible_alerts/visible_devices: the duty side all, a monitor his points."""
     if sees_all(user):
         return Access.FULL
-    if getattr(user, "is_authenticated", False) and _own_points(user).exists():
+    if getattr(user, "is_authenticated", False) and monitor_points(user).exists():
         return Access.PARTIAL
     return Access.NONE
 
 
 def _point_rows(user, layer: Layer) -> RowFilter:
     """`hazard_point_id IN (the monitor's points)`, compiled from the same queryset as access.py uses."""
-    sql, params = _own_points(user).query.sql_with_params()
+    sql, params = monitor_points(user).query.sql_with_params()
     return f"hazard_point_id IN ({sql})", list(params)
 
 

@@ -171,3 +171,20 @@ def test_mobile_shell_has_manifest_and_service_worker(client, demo_password):
     worker = client.get("/m/sw.js")
     assert worker.status_code == 200
     assert worker["Content-Type"].startswith("application/javascript")
+
+
+def test_the_mobile_page_gets_the_patrol_action_of_every_result_button(client, demo_password):
+    """mobile.js sends the workflow action of the pressed result from the page config: patrols.ACTION_OF, the
+    table the API checks, for every result button of the page (no copy of the table in the script)."""
+    import re
+
+    from city_gis.hazards.patrols import ACTION_OF
+
+    _login(client, "inspector1")
+    response = client.get("/m/")
+    config = _config(response)
+    assert config["patrolActions"] == {"normal": "verify_not_found", "deformation": "verify_confirmed",
+                                       "evacuate": "verify_confirmed"}
+    assert config["patrolActions"] == {str(result): action for result, action in ACTION_OF.items()}
+    buttons = re.findall(r'name="patrol_result" value="(\w+)"', response.content.decode())
+    assert sorted(buttons) == sorted(config["patrolActions"])

@@ -488,6 +488,22 @@ def test_bad_xml_request_is_a_400_exception_report(client, tile_data, body, code
     assert exception_of(response) == (400, code, locator)
 
 
+def test_a_dtd_is_refused_in_a_request_hidden_by_utf16_and_in_a_constraint(client, tile_data):
+    """tileserver.safexml reads CSW bodies as it reads WFS-T ones; the answer is the CSW's own report."""
+    request = (b'<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY a SYSTEM "file:///etc/passwd">]>'
+               b'<csw:GetRecords xmlns:csw="' + CSW_NS.encode() + b'" service="CSW" version="2.0.2">&a;'
+               b'</csw:GetRecords>').decode().encode("utf-16")
+    response = client.post("/csw", request, content_type="application/xml")
+    assert exception_of(response) == (400, "InvalidParameterValue", "request")
+    assert b"root:" not in response.content
+    constraint = ("<!DOCTYPE f [<!ENTITY a 'b'>]><ogc:Filter xmlns:ogc='http://www.opengis.net/ogc'>"
+                  "<ogc:PropertyIsEqualTo><ogc:PropertyName>dc:title</ogc:PropertyName><ogc:Literal>&a;</ogc:Literal>"
+                  "</ogc:PropertyIsEqualTo></ogc:Filter>")
+    response = get(client, REQUEST="GetRecords", typeNames="csw:Record", constraintLanguage="FILTER",
+                   constraint=constraint)
+    assert exception_of(response) == (400, "InvalidParameterValue", "constraint")
+
+
 def test_post_body_over_the_limit_is_a_413_and_other_methods_a_405(client, tile_data, settings):
     settings.CITYGIS_CSW_MAX_BODY = 1000
     response = client.post("/csw", b"<x>" + b" " * 2000 + b"</x>", content_type="application/xml")

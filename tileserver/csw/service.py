@@ -30,7 +30,7 @@ from pygeofilter import ast
 from city_gis.text_limits import xml_text
 from layers.access import visible_layers
 
-from .. import limits
+from .. import limits, safexml
 from ..auth import AuthenticationFailed, request_user
 from ..params import OGCParamError, parse_ogc_query
 from ..views import CHALLENGE, _secure_headers
@@ -49,8 +49,6 @@ XLINK = "http://www.w3.org/1999/xlink"
 SCHEMA_LOCATION = f"{CSW} http://schemas.opengis.net/csw/2.0.2/CSW-discovery.xsd"
 # Layer columns a record never needs (the extent's box comes from PostGIS, see records_for).
 HEAVY_FIELDS = ("extent", "style", "source_where", "attribute_columns", "raster_path")
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                          remove_comments=True, remove_pis=True)
 
 
 def max_records() -> int:
@@ -262,14 +260,16 @@ def _ids(ids: list[str]) -> list[str]:
 
 
 def _parse_xml(body: bytes, locator: str) -> etree._Element:
+    """The request's (or a constraint's) root element, read by tileserver.safexml; its refusals as CSW errors."""
     try:
-        root = etree.fromstring(body, _PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise CSWError(f"not well-formed XML: {str(exc)[:200]}", "NoApplicableCode"
-                       if locator == "request" else "InvalidParameterValue", locator) from None
-    if root.getroottree().docinfo.doctype:
-        raise CSWError("document type declarations are not accepted", "InvalidParameterValue", locator)
-    return root
+        return safexml.parse(body)
+    except safexml.Refused as refusal:
+        if refusal.reason == "syntax":
+            raise CSWError(f"not well-formed XML: {refusal.detail}", "NoApplicableCode"
+                           if locator == "request" else "InvalidParameterValue", locator) from None
+        message = ("entity references are not accepted" if refusal.reason == "entity"
+                   else "document type declarations are not accepted")
+        raise CSWError(message, "InvalidParameterValue", locator) from None
 
 
 def _child(element: etree._Element, ns: str, tag: str) -> etree._Element | None:
@@ -506,15 +506,12 @@ def capabilities(query: Query, url: str) -> etree._Element:
 def _read_body(request: HttpRequest) -> bytes:
     limit = max_body()
     try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise CSWError("Content-Length is not a number", "InvalidParameterValue", "Content-Length") from None
-    if declared > limit:
-        raise CSWError(f"request body larger than {limit} bytes", "InvalidParameterValue", "body", status=413)
-    body = request.read(limit + 1)
-    if len(body) > limit:
-        raise CSWError(f"request body larger than {limit} bytes", "InvalidParameterValue", "body", status=413)
-    return body
+        return safexml.read_body(request, limit)
+    except safexml.Refused as refusal:
+        if refusal.reason == "length":
+            raise CSWError("Content-Length is not a number", "InvalidParameterValue", "Content-Length") from None
+        raise CSWError(f"request body larger than {limit} bytes", "InvalidParameterValue", "body",
+                       status=413) from None
 
 
 def parse_request(request: HttpRequest) -> Query:

@@ -4,8 +4,8 @@
   const { config, t, api, list, latLngOf, propsOf, esc, toast, baseMap, fmtTime, cookie, queue, flattenCategories } = window.CityGIS;
   const RETRY_MS = 15000;
   const REASON_ACTIONS = new Set(["check_failed", "request_extension", "request_suspend", "return"]);
-  // A patrol result's workflow action (the API checks it: city_gis/hazards/patrols.py ACTION_OF).
-  const PATROL_ACTION = { normal: "verify_not_found", deformation: "verify_confirmed", evacuate: "verify_confirmed" };
+  // A patrol result's workflow action: city_gis/hazards/patrols.py ACTION_OF, the table the API checks (page config).
+  const PATROL_ACTION = config.patrolActions || {};
   const patrolButtons = document.getElementById("patrol-results");
   let categories = [];
   let chosen = null;
