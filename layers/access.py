@@ -133,6 +133,14 @@ def read_access(user, layer: Layer) -> Access:
     return Access.FULL if policy is None else policy.access(user)
 
 
+def in_services(user, layer: Layer, *, partial: bool = False) -> bool:
+    """True when `layer` is one of `visible_layers(user, partial=partial)`: the same rule for one layer already
+    at hand, without a query (a request naming one collection)."""
+    if layer.retired_at is not None:
+        return False
+    return read_access(user, layer) in ((Access.FULL, Access.PARTIAL) if partial else (Access.FULL,))
+
+
 def can_read(user, layer: Layer) -> bool:
     """True when `user` may read all of `layer` (every path: features, export, WMS, tiles, legend)."""
     return read_access(user, layer) is Access.FULL

@@ -68,12 +68,22 @@ def layer_from_sql(layer: Layer) -> str:
     return sql
 
 
-def refresh_stats(layer: Layer, *, bbox: tuple[float, float, float, float] | None = None, announce: bool = True) -> Layer:
+def refresh_stats(layer: Layer, *, bbox: tuple[float, float, float, float] | None = None, announce: bool = True,
+                  known: tuple[int, Any] | None = None, attributes_kept: bool = False) -> Layer:
     """Recompute feature count and extent of a vector layer in PostGIS; stamp last_update.
 
-    With `announce`, send `layer_changed(what="features", bbox=bbox)` after commit.
+    `known`: (feature count, extent polygon) the caller already derived exactly (an edit session of a few features
+    on a large layer: layers.versions), so the layer's table is not scanned. `attributes_kept`: the write left the
+    layer's attribute names and kinds as they were (attributes_changed_at stays). With `announce`, send
+    `layer_changed(what="features", bbox=bbox)` after commit.
     """
-    if layer.kind == "vector" and layer.source_table:
+    now = timezone.now()  # one stamp: the row and this instance agree (caches key on it)
+    stamp = {"last_update": now} | ({} if attributes_kept else {"attributes_changed_at": now})
+    if layer.kind == "vector" and layer.source_table and known is not None:
+        layer.feature_count, layer.extent = known
+        Layer.objects.filter(pk=layer.pk).update(feature_count=layer.feature_count, extent=layer.extent,
+                                                 **stamp)
+    elif layer.kind == "vector" and layer.source_table:
         geom = connection.ops.quote_name(layer.geom_column)
         with connection.cursor() as cur:
             cur.execute(
@@ -87,17 +97,18 @@ def refresh_stats(layer: Layer, *, bbox: tuple[float, float, float, float] | Non
             g = GEOSGeometry(extent)
             env = g if isinstance(g, Polygon) else Polygon.from_bbox(g.buffer(1e-6).extent)
             env.srid = 4490
-        Layer.objects.filter(pk=layer.pk).update(feature_count=count, extent=env, last_update=timezone.now())
+        Layer.objects.filter(pk=layer.pk).update(feature_count=count, extent=env, **stamp)
         layer.feature_count, layer.extent = count, env
     elif layer.kind == "raster" and layer.raster_path:
         try:
             layer.extent = raster_extent(layer.raster_path)
         except ValidationError:
             layer.extent = None  # unreadable now: the catalog shows no extent rather than failing
-        Layer.objects.filter(pk=layer.pk).update(extent=layer.extent, last_update=timezone.now())
+        Layer.objects.filter(pk=layer.pk).update(extent=layer.extent, **stamp)
     else:
-        Layer.objects.filter(pk=layer.pk).update(last_update=timezone.now())
-    layer.last_update = timezone.now()
+        Layer.objects.filter(pk=layer.pk).update(**stamp)
+    for name, value in stamp.items():
+        setattr(layer, name, value)
     if announce:
         transaction.on_commit(lambda: layer_changed.send(sender=Layer, layer=layer, what="features", bbox=bbox))
     return layer

@@ -52,6 +52,7 @@ MAX_PAGE = int(getattr(settings, "CITYGIS_VERSIONS_MAX_PAGE", 1000))  # features
 DEFAULT_PAGE = 100
 MAX_EDITS = int(getattr(settings, "CITYGIS_VERSIONS_MAX_EDITS", 1000))  # operations per edit session
 MAX_COMMENT = 500  # LayerVersion.comment
+FEW_FEATURES = 2000  # a version touching at most this many features is recorded without temporary tables
 
 
 class VersionError(ValueError):
@@ -127,15 +128,26 @@ def is_versioned(layer: Layer) -> bool:
 
 # --- writing ---------------------------------------------------------------------------------------------------
 def lock_layer(layer: Layer) -> None:
-    """Serialise the versioned writers of `layer` until the end of the transaction (row lock on the layer)."""
+    """Serialise the versioned writers of `layer` until the end of the transaction (row lock on the layer).
+
+    Also re-reads the feature count and extent under the lock: an edit session derives the new ones from them."""
     with connection.cursor() as cur:
-        cur.execute("SELECT id FROM layers_layer WHERE id = %s FOR UPDATE", [layer.pk])
+        cur.execute("SELECT feature_count, extent FROM layers_layer WHERE id = %s FOR UPDATE", [layer.pk])
+        row = cur.fetchone()
+    if row is not None:
+        layer.feature_count = row[0]
+        layer.extent = GEOSGeometry(row[1]) if row[1] else None
 
 
 def latest_number(layer: Layer) -> int:
     """The layer's newest version number (0 before its first version)."""
-    last = LayerVersion.objects.filter(layer=layer).order_by("-number").values_list("number", flat=True).first()
-    return last or 0
+    return _latest(layer)[0]
+
+
+def _latest(layer: Layer) -> tuple[int, int | None]:
+    """(newest version number, its feature count): (0, None) before the first version."""
+    last = LayerVersion.objects.filter(layer=layer).order_by("-number").values_list("number", "feature_count").first()
+    return last or (0, None)
 
 
 def max_feature_id(layer: Layer) -> int:
@@ -171,8 +183,11 @@ def record_version(layer: Layer, user, kind: str, comment: str = "", *, ids: Ite
     The caller holds `lock_layer`. Returns the new LayerVersion with its counts and changed extent.
     """
     src = source_for(layer)
-    number = latest_number(layer) + 1
+    latest, latest_count = _latest(layer)
+    number = latest + 1
     id_list = None if ids is None else sorted({int(i) for i in ids})
+    if id_list is not None and latest_count is not None and len(id_list) <= FEW_FEATURES:
+        return _record_few(layer, src, user, kind, comment, restores, number, latest_count, id_list)
     table, pk, geom = sql.Identifier(src.table), sql.Identifier(src.id_column), sql.Identifier(src.geom_column)
     where, params = src.where()
     only_live = sql.SQL("")
@@ -243,6 +258,64 @@ def record_version(layer: Layer, user, kind: str, comment: str = "", *, ids: Ite
         cur.execute("DROP TABLE _version_live, _version_closed")
     return _new_version(layer, number, user, kind, comment, restores, (opened - changed, changed, removed), count,
                         envelope)
+
+
+def _record_few(layer: Layer, src: Source, user, kind: str, comment: str, restores: int | None, number: int,
+                latest_count: int, id_list: list[int]) -> LayerVersion:
+    """record_version for a few touched features after an earlier version: two statements, no temporary tables,
+    and the feature count and extent derived from the layer's (read under lock_layer) instead of a table scan.
+
+    First the open states of the touched features that changed or vanished are closed (returning their
+    envelopes); then the touched features without an open state (new, or just closed) get one. Two statements,
+    not one, so the second sees the first's closings (the one-open-state index holds at every row)."""
+    table, pk, geom = sql.Identifier(src.table), sql.Identifier(src.id_column), sql.Identifier(src.geom_column)
+    where, params = src.where()
+    live = sql.SQL("SELECT t.{pk}::bigint AS fid, {attrs} AS attributes, t.{geom}::geometry AS geom "
+                   "FROM {table} t WHERE {where} AND t.{pk} = ANY(%s)").format(
+        pk=pk, attrs=src.attributes(), geom=geom, table=table, where=where)
+    old_extent = layer.extent.ewkt if layer.extent is not None and (layer.feature_count or 0) > 1 else None
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL(
+            "WITH live AS ({live}), closed AS (UPDATE layers_featurehistory h SET valid_to = %s "
+            "WHERE h.layer_id = %s AND h.valid_to IS NULL AND h.feature_id = ANY(%s) AND NOT EXISTS ("
+            "  SELECT 1 FROM live c WHERE c.fid = h.feature_id AND c.attributes = h.attributes"
+            "  AND c.geom IS NOT DISTINCT FROM h.geom) RETURNING h.feature_id, h.geom) "
+            "SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM live c WHERE c.fid = x.feature_id)), "
+            "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM live c WHERE c.fid = x.feature_id)), "
+            "ST_XMin(ST_Extent(x.geom)), ST_YMin(ST_Extent(x.geom)), ST_XMax(ST_Extent(x.geom)), "
+            "ST_YMax(ST_Extent(x.geom)), "
+            # the extent can only shrink when a closed state whose geometry went away reached its border
+            "COALESCE(bool_and(x.geom IS NULL OR ST_ContainsProperly(%s::geometry, x.geom) OR EXISTS ("
+            "  SELECT 1 FROM live c WHERE c.fid = x.feature_id AND c.geom IS NOT DISTINCT FROM x.geom)), true) "
+            "FROM closed x").format(live=live), [*params, id_list, number, layer.pk, id_list, old_extent])
+        removed, changed, *closed_box, inside = cur.fetchone()
+        cur.execute(sql.SQL(
+            "WITH opened AS (INSERT INTO layers_featurehistory (layer_id, feature_id, valid_from, valid_to, "
+            "attributes, geom) SELECT %s, c.fid, %s, NULL, c.attributes, c.geom FROM ({live}) c WHERE NOT EXISTS ("
+            "  SELECT 1 FROM layers_featurehistory h WHERE h.layer_id = %s AND h.feature_id = c.fid"
+            "  AND h.valid_to IS NULL) RETURNING geom) "
+            "SELECT count(*), ST_XMin(ST_Extent(geom)), ST_YMin(ST_Extent(geom)), ST_XMax(ST_Extent(geom)), "
+            "ST_YMax(ST_Extent(geom)) FROM opened").format(live=live), [layer.pk, number, *params, id_list, layer.pk])
+        opened, *opened_box = cur.fetchone()
+    added = opened - changed
+    count = latest_count + added - removed
+    touched = _union_box(closed_box, opened_box)
+    version = _new_version(layer, number, user, kind, comment, restores, (added, changed, removed), count,
+                           Polygon.from_bbox(touched).ewkt if touched else None)
+    extent = None
+    if old_extent is not None and inside and count > 1:  # the old extent grown by the new states: exact
+        box = _union_box(layer.extent.extent, opened_box)
+        extent = Polygon.from_bbox(box)
+        extent.srid = 4490
+    version.layer_stats = (count, extent) if extent is not None else None  # refresh_stats(known=…) or a scan
+    return version
+
+
+def _union_box(a, b) -> tuple[float, float, float, float] | None:
+    boxes = [tuple(x) for x in (a, b) if x is not None and x[0] is not None]
+    if not boxes:
+        return None
+    return (min(x[0] for x in boxes), min(x[1] for x in boxes), max(x[2] for x in boxes), max(x[3] for x in boxes))
 
 
 def _new_version(layer: Layer, number: int, user, kind: str, comment: str, restores: int | None,
@@ -432,7 +505,8 @@ def rollback(layer: Layer, user, number: int, comment: str = "") -> LayerVersion
             touched.update(r[0] for r in cur.fetchall())
         version = record_version(layer, user, VersionKind.ROLLBACK,
                                  comment or _("回滚到版本 %(n)s") % {"n": number}, ids=touched, restores=number)
-        refresh_stats(layer, bbox=version.extent.extent if version.extent else None)
+        refresh_stats(layer, bbox=version.extent.extent if version.extent else None,
+                      known=getattr(version, "layer_stats", None))
     return version
 
 
@@ -510,6 +584,20 @@ def _typed_values(dataset: Dataset, props: Any, where: str, partial: bool) -> di
     return values
 
 
+def _json_kind(value: Any) -> str:
+    """The kind of a JSON attribute value as layers.exporter's key scan tells them apart."""
+    if value is None or isinstance(value, bool):
+        return repr(value) if value is None else "bool"
+    if isinstance(value, (int, float)):
+        return "int" if float(value).is_integer() else "float"
+    return "str" if isinstance(value, str) else "other"
+
+
+def _same_kinds(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """True when `new` has exactly `old`'s keys, each with a value of the same kind (the layer's schema stays)."""
+    return old.keys() == new.keys() and all(_json_kind(old[k]) == _json_kind(new[k]) for k in old)
+
+
 def _generic_values(props: Any, where: str) -> dict[str, Any]:
     if not isinstance(props, dict):
         raise VersionError(_("必须是对象"), field=where)
@@ -571,6 +659,9 @@ def apply_edits(layer: Layer, user, edits: Sequence[dict[str, Any]], comment: st
         deleted: set[int] = set()
         changed_fields: set[str] = set()
         new_geoms: list[tuple[str, GEOSGeometry]] = []  # (field, geometry): checked against the city at once
+        # a typed layer's attributes are its columns; a generic layer's keys and kinds stay when every edit is an
+        # update giving each key a value of the kind it had (what the services' schemas are derived from)
+        kinds_kept = src.dataset is not None or not any(e["op"] != "update" for e in edits)
         for i, edit in enumerate(edits):
             at = f"edits[{i}]"
             if edit["op"] == "insert":
@@ -598,7 +689,9 @@ def apply_edits(layer: Layer, user, edits: Sequence[dict[str, Any]], comment: st
                 replace = bool(edit.get("replace"))  # the properties are the whole new set (OGC API PUT)
                 if src.dataset is None:
                     given = _generic_values(edit["properties"], f"{at}.properties")
-                    obj.attributes = given if replace else {**obj.attributes, **given}
+                    new_attributes = given if replace else {**obj.attributes, **given}
+                    kinds_kept = kinds_kept and _same_kinds(obj.attributes, new_attributes)
+                    obj.attributes = new_attributes
                     changed_fields.add("attributes")
                 else:
                     values = _typed_values(src.dataset, edit["properties"], f"{at}.properties", partial=not replace)
@@ -622,5 +715,6 @@ def apply_edits(layer: Layer, user, edits: Sequence[dict[str, Any]], comment: st
             raise VersionError(_("与已有要素冲突：%(e)s") % {"e": str(exc).splitlines()[0][:200]}, field="edits") from exc
         touched = [*objects, *(obj.pk for obj in created)]
         version = record_version(layer, user, VersionKind.EDIT, comment, ids=touched)
-        refresh_stats(layer, bbox=version.extent.extent if version.extent else None)
+        refresh_stats(layer, bbox=version.extent.extent if version.extent else None,
+                      known=getattr(version, "layer_stats", None), attributes_kept=kinds_kept)
     return version

@@ -131,6 +131,10 @@ class Layer(models.Model):
     extent = models.PolygonField(_("范围"), srid=4490, null=True, blank=True)
     feature_count = models.BigIntegerField(_("要素数"), default=0)
     last_update = models.DateTimeField(_("最后更新"), null=True, blank=True)
+    # When the set of attributes (a generic layer's keys and their kinds) last may have changed: every feature
+    # write stamps it with last_update except an edit session known to keep it (layers.versions), so the services'
+    # schema caches (tileserver.ogcapi.collections) do not rescan a large layer's JSONB after every small edit.
+    attributes_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Retired layers leave every service (layers.access.visible_layers); their rows and history stay.
     retired_at = models.DateTimeField(_("停用时间"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -46,3 +46,25 @@ def test_only_owner_data_stewards_write(three_layers, user_factory):
     assert can_write(steward, public)
     assert not can_write(foreign, public)
     assert not can_write(planner, public)
+
+
+def test_in_services_is_visible_layers_for_one_layer(three_layers, user_factory):
+    """The one-layer form of the rule (a request naming a collection) agrees with the queryset for every layer,
+    retired ones and domain layers with their own read policy included, for every kind of user."""
+    from django.utils import timezone
+
+    from layers.access import in_services
+
+    _, internal, _ = three_layers
+    Layer.objects.filter(pk=internal.pk).update(retired_at=timezone.now())
+    users = [AnonymousUser(), user_factory("svc_land", roles=["planner"], department="land"),
+             user_factory("svc_san", roles=["planner"], department="sanitation"),
+             user_factory("svc_insp", roles=["inspector"], department="urban"),
+             user_factory("svc_admin", roles=["admin"], department="land")]
+    layers = list(Layer.objects.all())
+    assert any(layer.retired_at for layer in layers)
+    for user in users:
+        for partial in (False, True):
+            expected = set(visible_layers(user, partial=partial).values_list("pk", flat=True))
+            assert {layer.pk for layer in layers if in_services(user, layer, partial=partial)} == expected, (
+                user, partial)

@@ -334,3 +334,36 @@ def test_collections_say_whether_the_caller_may_write_them(client, generic, tile
     assert writable(token(tile_data)) == {PUBLIC: True, GENERIC: True}
     assert writable(planner_token()) == {PUBLIC: False, GENERIC: False}
     assert writable({}) == {PUBLIC: False}
+
+
+def test_the_schema_follows_a_kind_changing_edit_and_survives_the_others(client, tmp_path, tile_data):
+    """A generic collection's schema is cached per attribute set: an edit keeping every value's kind keeps it
+    (no rescan of the layer), one putting text where integers were changes the property's type at once."""
+    from layers.importer import LayerCreate, import_file
+
+    frame = gpd.GeoDataFrame({"code": ["A", "B"], "floors": [3, 5]},
+                             geometry=[box(X0, Y0, X0 + 0.001, Y0 + 0.001),
+                                       box(X0 + 0.002, Y0, X0 + 0.003, Y0 + 0.001)], crs="EPSG:4490")
+    path = tmp_path / "floors.geojson"
+    frame.to_file(path, driver="GeoJSON")
+    import_file(str(path), "land.ogc_floors", create=LayerCreate(department="land", title_zh="层数"))
+    layer = Layer.objects.get(name="land.ogc_floors")
+    url = "/ogcapi/collections/land.ogc_floors"
+    feature = {f.attributes["code"]: f.pk for f in GenericFeature.objects.filter(layer=layer)}["A"]
+
+    def floors_type():
+        response = client.get(f"{url}/queryables", **token(tile_data))
+        assert response.status_code == 200, response.content[:300]
+        return json.loads(response.content)["properties"]["floors"]["type"]
+
+    assert floors_type() == "integer"
+    stamp = Layer.objects.get(pk=layer.pk).attributes_changed_at
+    for value, kind in ((4, "integer"), ("四层", "string")):
+        etag = get_etag(client, f"{url}/items/{feature}", token(tile_data))
+        response = send(client, "PATCH", f"{url}/items/{feature}", {"properties": {"floors": value}},
+                        {**token(tile_data), "HTTP_IF_MATCH": etag}, "application/merge-patch+json")
+        assert response.status_code == 200, response.content[:300]
+        assert floors_type() == kind
+        if value == 4:
+            assert Layer.objects.get(pk=layer.pk).attributes_changed_at == stamp
+    assert Layer.objects.get(pk=layer.pk).attributes_changed_at > stamp

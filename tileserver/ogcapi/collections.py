@@ -20,7 +20,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import QuerySet
 
-from layers.access import Access, read_access, visible_layers
+from layers.access import in_services, visible_layers
 from layers.access import row_filter as layer_row_filter
 from layers.datasets import dataset_for_layer
 from layers.exporter import _columns as generic_attribute_kinds  # the one JSONB key/kind scan of the registry
@@ -101,9 +101,11 @@ def _layer_key(layer: Layer) -> tuple:
 
 
 def schema(layer: Layer) -> Schema:
-    """The collection's schema, cached until its registry row changes (an import stamps last_update): a generic
-    layer's key scan reads every feature once per version, not once per request. 404 when its table is missing."""
-    return _cached(("schema", *_layer_key(layer)), lambda: _schema(layer), ttl=None)
+    """The collection's schema, cached until its registry row or its set of attributes changes (a write stamps
+    attributes_changed_at unless it kept every attribute's name and kind): a generic layer's key scan reads every
+    feature once per such change, not once per request or per small edit. 404 when its table is missing."""
+    key = ("schema", layer.pk, layer.updated_at, layer.attributes_changed_at)
+    return _cached(key, lambda: _schema(layer), ttl=None)
 
 
 def _schema(layer: Layer) -> Schema:
@@ -160,8 +162,8 @@ def collection_for(user, name: str) -> Layer:
             source_table="").first()
     if layer is None:
         raise Problem(404, f"no collection {name[:100]!r}")
-    # visible_layers, not read_access alone: it also drops what the registry hides from every service
-    if read_access(user, layer) is Access.NONE or not visible_layers(user, partial=True).filter(pk=layer.pk).exists():
+    # in_services, not read_access alone: it also drops what the registry hides from every service
+    if not in_services(user, layer, partial=True):
         anonymous = user is None or not user.is_authenticated
         raise Problem(401 if anonymous else 403,
                       f"collection {name} is not readable" + (" without credentials" if anonymous else ""))

@@ -108,12 +108,12 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def _expected(request: HttpRequest, layer: Layer, feature_id: int) -> dict[int, int]:
-    """expected_versions for apply_edits from If-Match: 428 without one, 412 when none of its tags is current."""
+def _expected(request: HttpRequest, feature_id: int, current: int) -> dict[int, int]:
+    """expected_versions for apply_edits from If-Match: 428 without one, 412 when none of its tags is `current`
+    (the version the feature's state dates from now)."""
     header = request.META.get("HTTP_IF_MATCH", "").strip()
     if not header:
         raise Problem(428, "If-Match is required: send the ETag of the feature you edited", "If-Match")
-    current = feature_version(layer, feature_id)
     tags = [t.strip() for t in header.split(",")]
     if "*" not in tags and etag(current) not in tags:  # strong comparison: W/"…" never matches
         raise Problem(412, f"feature {feature_id} changed: it is at version {current}", "If-Match",
@@ -193,6 +193,8 @@ def _apply(layer: Layer, user, edit: dict[str, Any], comment: str,
     except PermissionError as exc:
         raise Problem(403, str(exc)) from None
     except EditConflict as exc:
+        if exc.current is None:  # no current state: the feature does not exist (any more)
+            raise Problem(404, f"no feature {exc.feature_id} in {layer.name}") from None
         raise Problem(412, str(exc), "If-Match", headers={"ETag": etag(exc.current or 0)}) from None
     except VersionError as exc:
         member = exc.field.removeprefix("edits[0]").lstrip(".") or "body"
@@ -214,19 +216,47 @@ def _feature_id(text: str) -> int:
     return int(text)
 
 
-def _existing(user, layer: Layer, schema: colls.Schema, feature_id: str) -> int:
+def _existing(user, layer: Layer, schema: colls.Schema, feature_id: str) -> tuple[int, int]:
+    """(feature id, the version its state dates from) of an existing feature the user sees, else 404.
+
+    A feature with an open state in the history exists (layers.versions keeps the two together; apply_edits
+    answers 404 for one that vanished meanwhile); the table is read only without one (a layer not versioned
+    yet) or when a row filter may hide the feature from this user."""
     fid = _feature_id(feature_id)
-    if items.one(schema, colls.rows_for(user, layer), str(fid), crs_module.CRS84) is None:
+    current = feature_version(layer, fid)
+    rows = colls.rows_for(user, layer)
+    if (current == 0 or rows is not None) and items.one(schema, rows, str(fid), crs_module.CRS84) is None:
         raise Problem(404, f"no feature {feature_id[:60]!r} in {layer.name}")
-    return fid
+    return fid, current
 
 
-def _answer(layer: Layer, user, schema: colls.Schema, fid: int, status: int) -> HttpResponse:
+def _target(request: HttpRequest, user, layer: Layer, schema: colls.Schema, feature_id: str) -> tuple[int, dict[int, int]]:
+    """(feature id, expected_versions) of a PUT/PATCH/DELETE: 404 no such feature, 428 no If-Match, 412 stale.
+
+    The usual If-Match of an editing client, one strong tag, is checked by apply_edits under the layer's lock
+    (EditConflict: 412, or 404 when the feature has no current state), saving a read; anything else (`*`, a list,
+    "0", a row-filtered reader) is checked here first."""
+    header = request.META.get("HTTP_IF_MATCH", "").strip()
+    tag = header[1:-1] if len(header) > 2 and header[0] == header[-1] == '"' else ""
+    if tag.isascii() and tag.isdigit() and 0 < int(tag) < 2 ** 31 and colls.rows_for(user, layer) is None:
+        fid = _feature_id(feature_id)
+        return fid, {fid: int(tag)}
+    fid, current = _existing(user, layer, schema, feature_id)
+    return fid, _expected(request, fid, current)
+
+
+def _answer(layer: Layer, user, schema: colls.Schema, fid: int, status: int, version: int) -> HttpResponse:
+    """The feature as it is now, with its ETag `version` (the version its state dates from)."""
     text = items.one(schema, colls.rows_for(user, layer), str(fid), crs_module.CRS84) or "{}"
     response = HttpResponse(text, status=status, content_type="application/geo+json")
-    response["ETag"] = etag(feature_version(layer, fid))
+    response["ETag"] = etag(version)
     response["Content-Crs"] = f"<{crs_module.CRS84.uri}>"
     return response
+
+
+def _state_version(version: LayerVersion, before: int) -> int:
+    """The version an updated feature's state dates from: the edit's, unless the edit changed nothing in it."""
+    return version.number if version.rows_changed or version.rows_added else before
 
 
 def _check_params(params: dict[str, str]) -> None:
@@ -247,7 +277,7 @@ def create(request: HttpRequest, user, params: dict[str, str], name: str) -> Htt
     version = _apply(layer, user, {"op": "insert", **edit}, _comment(params, _("OGC API 新增要素")), None)
     fid = (FeatureHistory.objects.filter(layer=layer, valid_from=version.number, valid_to__isnull=True)
            .order_by("-feature_id").values_list("feature_id", flat=True).first())
-    response = _answer(layer, user, schema, fid, 201)
+    response = _answer(layer, user, schema, fid, 201, version.number)
     response["Location"] = request.build_absolute_uri(f"/ogcapi/collections/{layer.name}/items/{fid}")
     return response
 
@@ -257,12 +287,11 @@ def replace(request: HttpRequest, user, params: dict[str, str], name: str, featu
     _check_params(params)
     layer = writable_collection(user, name)
     schema = colls.schema(layer)
-    fid = _existing(user, layer, schema, feature_id)
-    expected = _expected(request, layer, fid)
+    fid, expected = _target(request, user, layer, schema, feature_id)
     edit = _feature(_body(request, BODY_TYPES), schema, fid, partial=False)
-    _apply(layer, user, {"op": "update", "id": fid, "replace": True, **edit},
-           _comment(params, _("OGC API 替换要素 %(id)s") % {"id": fid}), expected)
-    return _answer(layer, user, schema, fid, 200)
+    version = _apply(layer, user, {"op": "update", "id": fid, "replace": True, **edit},
+                     _comment(params, _("OGC API 替换要素 %(id)s") % {"id": fid}), expected)
+    return _answer(layer, user, schema, fid, 200, _state_version(version, expected[fid]))
 
 
 def update(request: HttpRequest, user, params: dict[str, str], name: str, feature_id: str) -> HttpResponse:
@@ -270,14 +299,13 @@ def update(request: HttpRequest, user, params: dict[str, str], name: str, featur
     _check_params(params)
     layer = writable_collection(user, name)
     schema = colls.schema(layer)
-    fid = _existing(user, layer, schema, feature_id)
-    expected = _expected(request, layer, fid)
+    fid, expected = _target(request, user, layer, schema, feature_id)
     edit = _feature(_body(request, PATCH_TYPES), schema, fid, partial=True)
     if not edit:
         raise Problem(400, "body: give geometry and/or properties", "body")
-    _apply(layer, user, {"op": "update", "id": fid, **edit},
-           _comment(params, _("OGC API 修改要素 %(id)s") % {"id": fid}), expected)
-    return _answer(layer, user, schema, fid, 200)
+    version = _apply(layer, user, {"op": "update", "id": fid, **edit},
+                     _comment(params, _("OGC API 修改要素 %(id)s") % {"id": fid}), expected)
+    return _answer(layer, user, schema, fid, 200, _state_version(version, expected[fid]))
 
 
 def delete(request: HttpRequest, user, params: dict[str, str], name: str, feature_id: str) -> HttpResponse:
@@ -285,8 +313,7 @@ def delete(request: HttpRequest, user, params: dict[str, str], name: str, featur
     _check_params(params)
     layer = writable_collection(user, name)
     schema = colls.schema(layer)
-    fid = _existing(user, layer, schema, feature_id)
-    expected = _expected(request, layer, fid)
+    fid, expected = _target(request, user, layer, schema, feature_id)
     _apply(layer, user, {"op": "delete", "id": fid}, _comment(params, _("OGC API 删除要素 %(id)s") % {"id": fid}),
            expected)
     return HttpResponse(status=204)
