@@ -12,7 +12,7 @@ STEPS="${SETUP_STEPS:-packages services db venv migrate demo mapconfig}"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+log() { printf '\033[1;34m[setup +%ss]\033[0m %s\n' "$SECONDS" "$*"; }  # seconds since the start: where the time goes
 has_step() { case " $STEPS " in *" $1 "*) return 0;; *) return 1;; esac; }
 
 DEBIAN_PACKAGES=(

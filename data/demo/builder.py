@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,11 +62,13 @@ def build_demo(ctx: DemoContext | None = None, *, force: bool = False, only: lis
         if done and not (force or stale or name in ALWAYS):
             continue
         log(f"[demo] step {name} …")
+        started = time.monotonic()
         with transaction.atomic():
             module.run(ctx)
             DemoBuild.objects.update_or_create(
                 step=name,
                 defaults={"seed": ctx.seed, "options": {"history_days": ctx.history_days, "cases_per_day": ctx.cases_per_day}},
             )
+        log(f"[demo] step {name} done in {time.monotonic() - started:.1f} s")  # where make run's minutes go
         ran.append(name)
     return ran
