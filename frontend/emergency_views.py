@@ -15,7 +15,7 @@ from city_gis.hazards.access import visible_alerts
 from city_gis.hazards.models import Alert
 from city_gis.hazards.rules import OFFLINE_RULE
 
-from .views import _context, _guard, nav_pages
+from .views import guard_page, nav_pages, page_context
 
 # Registry layers drawn under the alerts (through our own WMS), bottom first.
 HAZARD_LAYERS = ("disaster.hazard_zones", "disaster.hazard_points", "disaster.shelters")
@@ -50,7 +50,7 @@ def _strings() -> dict[str, object]:
 @require_GET
 def emergency_page(request: HttpRequest) -> HttpResponse:
     """The duty side of the hazards app works here; everyone else is refused (anonymous users log in first)."""
-    if denied := _guard(request, "frontend-emergency"):
+    if denied := guard_page(request, "frontend-emergency"):
         return denied
     config = {
         "hazardLayers": list(HAZARD_LAYERS),
@@ -60,7 +60,7 @@ def emergency_page(request: HttpRequest) -> HttpResponse:
         "strings": _strings(),
     }
     return render(request, "frontend/emergency.html",
-                  _context(request, "frontend-emergency", config=config, **nav_pages(request)))
+                  page_context(request, "frontend-emergency", config=config, **nav_pages(request)))
 
 
 @never_cache
@@ -68,7 +68,7 @@ def emergency_page(request: HttpRequest) -> HttpResponse:
 def evacuation_list(request: HttpRequest, alert_id: int) -> HttpResponse:
     """Print view of the alert's newest evacuation plan, grouped by community; 404 for an alert the user
     may not see or one without a plan."""
-    if denied := _guard(request, "frontend-emergency"):
+    if denied := guard_page(request, "frontend-emergency"):
         return denied
     alert = visible_alerts(request.user, Alert.objects.select_related("hazard_point")).filter(pk=alert_id).first()
     if alert is None:

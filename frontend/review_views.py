@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 from city_gis.review.access import may_review
 from city_gis.review.rules import get_ruleset, use_classes
 
-from .views import _context, nav_pages
+from .views import nav_pages, page_context
 
 # The control layers drawn under the redline (through our own WMS), bottom first.
 CONTROL_LAYERS = ("land.farmland", "land.eco_redline", "planning.zoning", "planning.urban_boundary")
@@ -33,4 +33,4 @@ def review_page(request: HttpRequest) -> HttpResponse:
         "ruleset": get_ruleset().version,
     }
     return render(request, "frontend/review.html",
-                  _context(request, "frontend-review", config=config, **nav_pages(request)))
+                  page_context(request, "frontend-review", config=config, **nav_pages(request)))

@@ -33,8 +33,9 @@ def _page(url_name: str) -> Page:
     return next(p for p in PAGES if p.url_name == url_name)
 
 
-def _guard(request: HttpRequest, url_name: str, *, anonymous_ok: bool = False) -> None | HttpResponse:
-    """Send anonymous users to the login page and refuse users without a role for the page (403)."""
+def guard_page(request: HttpRequest, url_name: str, *, anonymous_ok: bool = False) -> None | HttpResponse:
+    """Who may open the page named `url_name` (its roles.PAGES entry): the login redirect for an anonymous user
+    (unless `anonymous_ok`), PermissionDenied (403) for a user without a role for it, else None."""
     if not request.user.is_authenticated and not anonymous_ok:
         return redirect_to_login(request.get_full_path())
     if request.user.is_authenticated and not may_open(request.user, _page(url_name)):
@@ -42,7 +43,9 @@ def _guard(request: HttpRequest, url_name: str, *, anonymous_ok: bool = False) -
     return None
 
 
-def _context(request: HttpRequest, active: str, **extra) -> dict:
+def page_context(request: HttpRequest, active: str, **extra) -> dict:
+    """The template context of a page shell: `active` (the menu entry), `page_config` (the user, the map defaults,
+    the API root and the language, updated with the page's own `config=`), the JavaScript strings, and `extra`."""
     user = request.user
     config = {
         "user": {
@@ -79,7 +82,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def console(request: HttpRequest) -> HttpResponse:
     """Dispatcher console: map of open cases, filters, case list and case panel with workflow buttons."""
-    if denied := _guard(request, "frontend-console"):
+    if denied := guard_page(request, "frontend-console"):
         return denied
     extra = {"states": case_states(), "departments": departments(), **areas()}
     config = {"departments": extra["departments"], "states": dict(extra["states"])}
@@ -89,7 +92,7 @@ def console(request: HttpRequest) -> HttpResponse:
                                              "red": _("红色")}, "more": _("另有 %(n)s 条"),
                                   "open": _("打开应急值守"), "dismiss": _("关闭")}
     return render(
-        request, "frontend/console.html", _context(request, "frontend-console", config=config, **extra, **nav_pages(request))
+        request, "frontend/console.html", page_context(request, "frontend-console", config=config, **extra, **nav_pages(request))
     )
 
 
@@ -111,24 +114,24 @@ def console_dispatch_preview(request: HttpRequest, case_id: int) -> HttpResponse
 @require_GET
 def mobile(request: HttpRequest) -> HttpResponse:
     """Mobile reporter for inspectors: report form with offline queue, and my tasks."""
-    if denied := _guard(request, "frontend-mobile"):
+    if denied := guard_page(request, "frontend-mobile"):
         return denied
     # A patrol result's workflow action, the table the API checks (mobile.js sends the action with the result).
     config = {"patrolActions": {result.value: action for result, action in patrols.ACTION_OF.items()}}
     return render(request, "frontend/mobile.html",
-                  _context(request, "frontend-mobile", config=config, **nav_pages(request)))
+                  page_context(request, "frontend-mobile", config=config, **nav_pages(request)))
 
 
 @never_cache
 @require_GET
 def layer_map(request: HttpRequest) -> HttpResponse:
     """Layer viewer: catalog tree, legends, identify, filter, export, coordinates, QGIS connection box."""
-    _guard(request, "frontend-map", anonymous_ok=True)
+    guard_page(request, "frontend-map", anonymous_ok=True)
     base = request.build_absolute_uri("/").rstrip("/")
     return render(
         request,
         "frontend/map.html",
-        _context(
+        page_context(
             request,
             "frontend-map",
             config={"epsg4544": EPSG_4544_PROJ4},
@@ -144,11 +147,11 @@ def layer_map(request: HttpRequest) -> HttpResponse:
 @require_GET
 def evaluation(request: HttpRequest) -> HttpResponse:
     """Evaluation dashboard: choropleth, rankings, trends, drill-down and export."""
-    if denied := _guard(request, "frontend-evaluation"):
+    if denied := guard_page(request, "frontend-evaluation"):
         return denied
     config = {"levels": evaluation_levels()}
     return render(
-        request, "frontend/evaluation.html", _context(request, "frontend-evaluation", config=config, **nav_pages(request))
+        request, "frontend/evaluation.html", page_context(request, "frontend-evaluation", config=config, **nav_pages(request))
     )
 
 

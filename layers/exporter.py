@@ -73,8 +73,10 @@ _PG_KINDS = {"smallint": "int", "integer": "int", "bigint": "int", "boolean": "b
              "double precision": "float", "real": "float", "numeric": "float"}
 
 
-def _columns(layer: Layer) -> dict[str, str]:
-    """{attribute → kind}: a typed layer's published columns, or every key of a generic layer's attributes."""
+def attribute_kinds(layer: Layer) -> dict[str, str]:
+    """{attribute → kind (int, float, bool, str)}: a typed layer's published columns by their column types, or
+    every key of a generic layer's attributes by the values it holds (one scan of the JSONB). The export's
+    columns and the OGC API's generic schema (tileserver.ogcapi.collections) both come from here."""
     if not layer.is_generic:
         types = {name: data_type for name, data_type, _udt in table_columns(layer.source_table)}
         return {c: _PG_KINDS.get(types.get(c, ""), "str") for c in attribute_columns(layer) if c != ID_COLUMN}
@@ -119,7 +121,7 @@ def prepare_export(layer: Layer, fmt: str, *, bbox: BBox | None = None, csv_geom
         raise ExportError("bbox", _("%(layer)s 有 %(count)s 个要素，超过单次导出上限 %(limit)s（CITYGIS_EXPORT_MAX_FEATURES）；请用 bbox 缩小范围")
                           % {"layer": layer.name, "count": count, "limit": limit})
     lonlat = csv_geometry == "lonlat" or (csv_geometry == "auto" and layer.geometry_type == "POINT")
-    return ExportPlan(layer, fmt, bbox, lonlat, _columns(layer), count)
+    return ExportPlan(layer, fmt, bbox, lonlat, attribute_kinds(layer), count)
 
 
 def _pages(plan: ExportPlan, geometry: str) -> Iterator[list[dict[str, Any]]]:

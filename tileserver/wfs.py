@@ -108,13 +108,15 @@ def feature_types() -> frozenset[str]:
     return names
 
 
-def _bare(name: str) -> str:
-    """`ms:land.parcels` → `land.parcels`; lower case like the registry's names (MapServer matches any case)."""
+def bare_name(name: str) -> str:
+    """A feature type name as the registry and the access policy know it: `ms:land.parcels` → `land.parcels`
+    (namespace prefix dropped), lower case like the registry's names (MapServer matches any case). WFS reads and
+    WFS-T writes compare type names only in this form."""
     return name.rpartition(":")[2].strip().lower()
 
 
 def _names(value: str) -> list[str]:
-    return [_bare(n) for n in _NAME_SPLIT.split(value) if n.strip()]
+    return [bare_name(n) for n in _NAME_SPLIT.split(value) if n.strip()]
 
 
 def _layers_of_ids(value: str, locator: str) -> list[str]:
@@ -125,7 +127,7 @@ def _layers_of_ids(value: str, locator: str) -> list[str]:
         if not dot:
             raise WFSError(f"feature id {fid!r} is not of the form <type name>.<id>", "InvalidParameterValue",
                            locator)
-        names.append(_bare(layer))
+        names.append(bare_name(layer))
     return names
 
 
@@ -138,7 +140,10 @@ def _non_negative(params: dict[str, str], key: str) -> int | None:
     return int(value)
 
 
-def _check_access(names: list[str], user, locator: str) -> None:
+def check_access(names: list[str], user, locator: str) -> None:
+    """Raise WFSError unless every feature type of `names` (bare names) exists and `user` may read it: an unknown
+    name is a 400, a forbidden one a 401 for an anonymous user, else a 403. The one read check of WFS requests
+    and of WFS-T writes (which also need the layer writable); `locator` names the offending parameter."""
     known = feature_types()
     for name in names:
         if name not in known:
@@ -187,7 +192,7 @@ def build_query(params: dict[str, str], user) -> tuple[str, str]:
     names = _names(params.get(type_key, ""))
     if operation == "DescribeFeatureType":
         if names:
-            _check_access(names, user, type_key.upper())
+            check_access(names, user, type_key.upper())
         else:  # "every type" means every type this user may read
             names = readable_feature_types(user)
             if not names:
@@ -202,9 +207,9 @@ def build_query(params: dict[str, str], user) -> tuple[str, str]:
             raise WFSError("ID is missing", "MissingParameterValue", "ID")
         id_keys = [k for k in ("resourceid", "featureid", "id") if params.get(k)]
         for key in id_keys:  # every id parameter MapServer might read, not just the first
-            _check_access(_layers_of_ids(params[key], key.upper()), user, key.upper())
+            check_access(_layers_of_ids(params[key], key.upper()), user, key.upper())
         if names:
-            _check_access(names, user, type_key.upper())
+            check_access(names, user, type_key.upper())
             out[type_key] = ",".join(names)
         elif not id_keys:
             raise WFSError("TYPENAMES is missing", "MissingParameterValue", "TYPENAMES")
@@ -283,7 +288,7 @@ def filter_capabilities(body: bytes, readable: frozenset[str], online: bytes,
     root = etree.fromstring(body.replace(WFS_ONLINE_PLACEHOLDER.encode(), online), parser)
     for feature_type in list(root.iter("{*}FeatureType")):
         name = feature_type.findtext("{*}Name") or ""
-        if _bare(name) not in readable:
+        if bare_name(name) not in readable:
             feature_type.getparent().remove(feature_type)
     for element in list(root.iter("{*}MetadataURL")):
         element.getparent().remove(element)

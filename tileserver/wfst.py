@@ -5,7 +5,7 @@ Nothing here decides what an edit may be or who may make it: every Transaction b
 one edit session of layers.versions.apply_edits (validation, one LayerVersion with its feature history, tile
 invalidation), inside one database transaction — all or nothing, across layers too. The writer is the OGC API
 writer (tileserver.ogcapi.writes.write_user: `Authorization: Token`, or the session with its CSRF token; Basic
-and `?token=` never write), the layer must be a WFS feature type the user reads (wfs._check_access) and a
+and `?token=` never write), the layer must be a WFS feature type the user reads (wfs.check_access) and a
 collection the user may write (writes.writable_collection → layers.access.can_write), and each feature passes
 the OGC API's own member checks (writes._feature). This module only translates XML:
 
@@ -58,7 +58,7 @@ from tileserver.ogcapi import writes
 from tileserver.ogcapi.problems import Problem
 
 from . import freshness, safexml
-from .wfs import WFSError, _bare, _check_access, exception_report, feature_types, readable_feature_types
+from .wfs import WFSError, bare_name, check_access, exception_report, feature_types, readable_feature_types
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def advertise(root: etree._Element, writable: frozenset[str], online: str) -> No
         return
     marked = 0
     for feature_type in root.iter(f"{{{WFS}}}FeatureType"):
-        if _bare(feature_type.findtext(f"{{{WFS}}}Name") or "") not in writable:
+        if bare_name(feature_type.findtext(f"{{{WFS}}}Name") or "") not in writable:
             continue
         for old in feature_type.findall(f"{{{WFS}}}Operations"):
             feature_type.remove(old)
@@ -291,7 +291,7 @@ def _ids(filter_element: etree._Element | None, type_name: str, locator: str) ->
             raise WFSError(f"only feature id filters are supported (ogc:FeatureId, ogc:GmlObjectId, "
                            f"fes:ResourceId), not {name[:40]}", "InvalidParameterValue", f"{where}/{name[:40]}")
         layer, dot, fid = (text or "").strip().rpartition(".")
-        if (dot and _bare(layer) != type_name) or not (fid.isascii() and fid.isdigit()) or len(fid) > 18:
+        if (dot and bare_name(layer) != type_name) or not (fid.isascii() and fid.isdigit()) or len(fid) > 18:
             raise WFSError(f"feature id {(text or '')[:80]!r} is not one of {type_name} (<type name>.<id>)",
                            "InvalidParameterValue", f"{where}/{name}")
         out.append(int(fid))
@@ -319,7 +319,7 @@ def _updates(element: etree._Element, wfs_ns: str, version: str, srs: str, locat
     name_tag = f"{{{wfs_ns}}}{'ValueReference' if version == '2.0.0' else 'Name'}"
     for prop in element.iterchildren(f"{{{wfs_ns}}}Property"):
         key_element = prop.find(name_tag)
-        key = _bare(key_element.text or "") if key_element is not None else ""
+        key = bare_name(key_element.text or "") if key_element is not None else ""
         if not key:
             raise WFSError("a Property without its name", "MissingParameterValue", f"{locator}/Property")
         if key in props:
@@ -356,14 +356,14 @@ def parse_transaction(root: etree._Element, version: str) -> list[Action]:
                 raise WFSError("the Insert holds no feature", "MissingParameterValue", locator)
             for number, feature in enumerate(features, 1):
                 where = locator if len(features) == 1 else f"{locator}/{_local(feature)[:60]}[{number}]"
-                actions.append(Action("Insert", where, _bare(_local(feature)), len(actions),
+                actions.append(Action("Insert", where, bare_name(_local(feature)), len(actions),
                                       [_properties(feature, srs, where)]))
             total += len(features)
         else:
             type_value = element.get("typeName")
             if not type_value:
                 raise WFSError("typeName is missing", "MissingParameterValue", f"{locator}/typeName")
-            type_name = _bare(type_value)
+            type_name = bare_name(type_value)
             filter_element = next((c for c in _elements(element) if _local(c) == "Filter" and _ns(c) in (OGC, FES)),
                                   None)
             ids = _ids(filter_element, type_name, locator)
@@ -448,7 +448,7 @@ def _layers(actions: list[Action], user) -> dict[str, Layer]:
         locator = f"{action.locator}/typeName"
         if action.type_name not in known:
             raise WFSError(f"unknown feature type {action.type_name[:80]!r}", "InvalidParameterValue", locator)
-        _check_access([action.type_name], user, locator)
+        check_access([action.type_name], user, locator)
         try:
             out[action.type_name] = writes.writable_collection(user, action.type_name)
         except Problem as problem:

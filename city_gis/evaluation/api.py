@@ -18,8 +18,7 @@ from .access import scope_for
 from .engine import UnknownUnit, drilldown, evaluate, get_level
 from .export import CONTENT_TYPES, FORMATS, export
 from .indicators import LEVELS
-from .periods import _PATTERNS as PERIOD_PATTERNS
-from .periods import Period, PeriodError, resolve_period
+from .periods import PERIOD_PATTERNS, Period, PeriodError, resolve_period
 
 UNIT_MAX_LENGTH = 150  # area codes, department codes and usernames (150 = Django's username limit)
 LEVEL_PARAM = OpenApiParameter("level", str, enum=list(LEVELS), required=True, description="评价层级")

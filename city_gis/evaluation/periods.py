@@ -45,7 +45,9 @@ class Period:
         return (self.end - self.start).days
 
 
-_PATTERNS = [
+# The period forms parse_period reads, tried in order; the API's OpenAPI `pattern` for period parameters is
+# their union (city_gis/evaluation/api.py), so the schema and the parser accept the same strings.
+PERIOD_PATTERNS = [
     (re.compile(r"^(\d{4})$"), "year"),
     (re.compile(r"^(\d{4})-[Qq]([1-4])$"), "quarter"),
     (re.compile(r"^(\d{4})-[Ww](\d{1,2})$"), "week"),
@@ -71,7 +73,7 @@ def _month_start(year: int, month: int) -> dt.date:
 def parse_period(value: str, field: str = "period") -> Period:
     """`2026` year, `2026-Q4` quarter, `2026-W44` ISO week, `2026-10` month, `2026-10-05` day."""
     value = (value or "").strip()
-    for pattern, kind in _PATTERNS:
+    for pattern, kind in PERIOD_PATTERNS:
         m = pattern.match(value)
         if not m:
             continue

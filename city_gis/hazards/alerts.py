@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -123,7 +124,9 @@ def window_values(quantity: str, windows: list[Window], devices: dict[int, dt.da
     return out
 
 
-def _lock_points(point_ids) -> None:
+def lock_points(point_ids: Iterable[int]) -> None:
+    """Serialise work on these hazard points until the transaction ends (pg_advisory_xact_lock per point): every
+    writer of a point's alerts — evaluation, area warnings, patrol results — takes it first, so they never race."""
     ids = sorted(set(point_ids))
     if ids:
         with connection.cursor() as cur:  # in id order, one statement
@@ -131,8 +134,10 @@ def _lock_points(point_ids) -> None:
                         [LOCK_CLASS, ids])
 
 
-def _event(alert: Alert, kind: str, at: dt.datetime, *, value: float | None = None, actor=None,
-           note: str = "") -> AlertEvent:
+def alert_event(alert: Alert, kind: str, at: dt.datetime, *, value: float | None = None, actor=None,
+                note: str = "") -> AlertEvent:
+    """An unsaved AlertEvent of `alert` at its current level (the note cut to the column's 500 characters), for
+    the caller's one bulk_create of a pass's events."""
     return AlertEvent(alert=alert, at=at, kind=kind, level=alert.level, value=value, actor=actor, note=note[:500])
 
 
@@ -159,8 +164,8 @@ def _close_all_clear(calm: list[tuple[Alert, bool]], rules: RuleSet, now: dt.dat
             continue
         alert.closed_at, alert.close_reason = now, "all_clear"
         alert.save(update_fields=["closed_at", "close_reason", "value"] if evaluated else ["closed_at", "close_reason"])
-        events.append(_event(alert, AlertEvent.Kind.CLOSED, now, value=alert.value if evaluated else None,
-                             note="all_clear"))
+        events.append(alert_event(alert, AlertEvent.Kind.CLOSED, now, value=alert.value if evaluated else None,
+                                  note="all_clear"))
         changes.append(Change(alert.pk, "closed", alert.level, alert.hazard_point_id, alert.rule))
 
 
@@ -173,14 +178,14 @@ def evaluate_devices(device_ids, *, rules: RuleSet | None = None, now: dt.dateti
                    .values_list("pk", "type", "hazard_point_id", "hazard_point__code", "last_reading_at"))
     if not devices:
         return []
-    _lock_points(d[2] for d in devices)
+    lock_points(d[2] for d in devices)
     changes: list[Change] = []
     events: list[AlertEvent] = []
     # back online: their offline alerts close
     for alert in Alert.objects.filter(rule=OFFLINE_RULE, device_id__in=[d[0] for d in devices], closed_at=None):
         alert.closed_at, alert.close_reason = now, "back_online"
         alert.save(update_fields=["closed_at", "close_reason"])
-        events.append(_event(alert, AlertEvent.Kind.CLOSED, now, note="back_online"))
+        events.append(alert_event(alert, AlertEvent.Kind.CLOSED, now, note="back_online"))
         changes.append(Change(alert.pk, "closed", alert.level, alert.hazard_point_id, alert.rule))
 
     by_type: dict[str, dict[int, dt.datetime]] = defaultdict(dict)
@@ -227,12 +232,12 @@ def evaluate_devices(device_ids, *, rules: RuleSet | None = None, now: dt.dateti
                 alert = Alert.objects.create(hazard_point_id=point_id, rule=name, level=level, value=value,
                                              threshold=thresholds[level - 1], rules_version=rules.version,
                                              opened_at=now, last_exceeded_at=t)
-                events.append(_event(alert, AlertEvent.Kind.CREATED, now, value=value))
+                events.append(alert_event(alert, AlertEvent.Kind.CREATED, now, value=value))
                 changes.append(Change(alert.pk, "created", level, point_id, name))
                 continue
             if level > alert.level:
                 alert.level, alert.escalated_at, alert.threshold = level, now, thresholds[level - 1]
-                events.append(_event(alert, AlertEvent.Kind.ESCALATED, now, value=value))
+                events.append(alert_event(alert, AlertEvent.Kind.ESCALATED, now, value=value))
                 changes.append(Change(alert.pk, "escalated", level, point_id, name))
             alert.value = value
             alert.last_exceeded_at = max(alert.last_exceeded_at, t)
@@ -261,14 +266,14 @@ def check_offline(*, rules: RuleSet | None = None, now: dt.datetime | None = Non
                   .exclude(alerts__rule=OFFLINE_RULE, alerts__closed_at=None)
                   .values_list("pk", "hazard_point_id", "last_reading_at"))
         rows = list(silent)
-        _lock_points(r[1] for r in rows)
+        lock_points(r[1] for r in rows)
         for pk, point_id, last in rows:
             if Alert.objects.filter(rule=OFFLINE_RULE, device_id=pk, closed_at=None).exists():
                 continue  # opened meanwhile by another checker
             alert = Alert.objects.create(hazard_point_id=point_id, rule=OFFLINE_RULE, device_id=pk,
                                          level=rules.offline_level, rules_version=rules.version, opened_at=now,
                                          last_exceeded_at=last)
-            events.append(_event(alert, AlertEvent.Kind.CREATED, now, note=f"silent since {last.isoformat()}"))
+            events.append(alert_event(alert, AlertEvent.Kind.CREATED, now, note=f"silent since {last.isoformat()}"))
             changes.append(Change(alert.pk, "created", alert.level, point_id, OFFLINE_RULE))
     AlertEvent.objects.bulk_create(events)
     return changes
@@ -287,7 +292,7 @@ def close_calm(*, rules: RuleSet | None = None, now: dt.datetime | None = None) 
                   .select_related("hazard_point").order_by("hazard_point_id"))
     calm = [alert for alert in candidates
             if now - alert.last_exceeded_at >= dt.timedelta(hours=rules.calm_for(alert.hazard_point.code))]
-    _lock_points(a.hazard_point_id for a in calm)
+    lock_points(a.hazard_point_id for a in calm)
     # under the lock: an evaluation that committed meanwhile may have closed or re-exceeded one
     fresh = dict(Alert.objects.filter(pk__in=[a.pk for a in calm], closed_at=None)
                  .values_list("pk", "last_exceeded_at"))

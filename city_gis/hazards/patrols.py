@@ -104,7 +104,7 @@ def complete(case: Case, user: User, action: str, result: str, note: str = "") -
     now = timezone.now()
     patrol.completed_at, patrol.result = now, result
     patrol.save(update_fields=["completed_at", "result"])
-    alerts._lock_points([patrol.hazard_point_id])
+    alerts.lock_points([patrol.hazard_point_id])
     alert = Alert.objects.select_for_update().get(pk=patrol.alert_id)
     text = f"{result}: {note}" if note else result
     AlertEvent.objects.create(alert=alert, at=now, kind=AlertEvent.Kind.PATROL, level=alert.level, actor=user,

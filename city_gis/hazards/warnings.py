@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from city_gis.text_limits import has_control_chars
 
-from .alerts import Change, _event, _lock_points
+from .alerts import Change, alert_event, lock_points
 from .models import LEVEL_BY_NAME, Alert, AlertEvent, AreaWarning
 from .rules import current
 
@@ -123,7 +123,7 @@ def apply(now: dt.datetime | None = None) -> list[Change]:
             " GROUP BY hp.id", [now, now])
         covered = dict(cur.fetchall())
     open_alerts = {a.hazard_point_id: a for a in Alert.objects.filter(rule=AREA_RULE, device=None, closed_at=None)}
-    _lock_points(set(covered) | set(open_alerts))
+    lock_points(set(covered) | set(open_alerts))
     version = current().version
     changes, events, touched = [], [], []
     for point_id, level in sorted(covered.items()):
@@ -131,12 +131,12 @@ def apply(now: dt.datetime | None = None) -> list[Change]:
         if alert is None:
             alert = Alert.objects.create(hazard_point_id=point_id, rule=AREA_RULE, level=level, rules_version=version,
                                          opened_at=now, last_exceeded_at=now)
-            events.append(_event(alert, AlertEvent.Kind.CREATED, now))
+            events.append(alert_event(alert, AlertEvent.Kind.CREATED, now))
             changes.append(Change(alert.pk, "created", level, point_id, AREA_RULE))
             continue
         if level > alert.level:
             alert.level, alert.escalated_at = level, now
-            events.append(_event(alert, AlertEvent.Kind.ESCALATED, now))
+            events.append(alert_event(alert, AlertEvent.Kind.ESCALATED, now))
             changes.append(Change(alert.pk, "escalated", level, point_id, AREA_RULE))
         alert.last_exceeded_at = now
         touched.append(alert)
@@ -145,7 +145,7 @@ def apply(now: dt.datetime | None = None) -> list[Change]:
             continue
         alert.closed_at, alert.close_reason = now, "warning_ended"
         alert.save(update_fields=["closed_at", "close_reason"])
-        events.append(_event(alert, AlertEvent.Kind.CLOSED, now, note="warning_ended"))
+        events.append(alert_event(alert, AlertEvent.Kind.CLOSED, now, note="warning_ended"))
         changes.append(Change(alert.pk, "closed", alert.level, point_id, AREA_RULE))
     if touched:
         Alert.objects.bulk_update(touched, ["level", "escalated_at", "last_exceeded_at"])

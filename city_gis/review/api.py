@@ -319,7 +319,7 @@ class FarmlandChangeView(APIView):
     def post(self, request):
         from layers.jobs import submit
 
-        from .changes import _readable
+        from .changes import readable_layer
         from .jobkinds import CHANGES
 
         if not may_review(request.user):
@@ -328,8 +328,8 @@ class FarmlandChangeView(APIView):
         form.is_valid(raise_exception=True)
         before, after = form.validated_data["before"], form.validated_data["after"]
         try:
-            _readable(before, "before", request.user)
-            _readable(after, "after", request.user)
+            readable_layer(before, "before", request.user)
+            readable_layer(after, "after", request.user)
         except RedlineError as exc:
             raise ValidationError({exc.field: [exc.message]}) from None
         if before == after:

@@ -15,7 +15,7 @@ from psycopg2 import sql
 
 from layers.access import can_read
 
-from .engine import _filter, _layer, _table, _valid, data_version
+from .engine import data_version, filter_sql, ruleset_layer, table_sql, valid_geom
 from .models import BatchRun
 from .rules import Ruleset, get_ruleset
 
@@ -32,9 +32,9 @@ def _zoning(ruleset: Ruleset, layers: dict | None = None):
 
 def _cached_layer(name: str, layers: dict | None):
     if layers is None:
-        return _layer(name)
+        return ruleset_layer(name)
     if name not in layers:
-        layers[name] = _layer(name)
+        layers[name] = ruleset_layer(name)
     return layers[name]
 
 
@@ -59,9 +59,9 @@ def overlay_sql(ruleset: Ruleset, rule_id: str, *, insert: bool, repair: bool = 
         WHERE {zfilter} AND {ffilter} AND o.a > %(tolerance)s
     """).format(
         zcode=sql.Identifier(zoning_rule.fields["code"]), zclass=sql.Identifier(zoning_rule.fields["class"]),
-        zgeom=sql.Identifier(zoning.geom_column), code=code, ztable=_table(zoning), ftable=_table(layer), zg=zg, fg=fg,
-        zvalid=_valid(zg) if repair else zg, fvalid=_valid(fg) if repair else fg,
-        zfilter=_filter(zoning), ffilter=_filter(layer),
+        zgeom=sql.Identifier(zoning.geom_column), code=code, ztable=table_sql(zoning), ftable=table_sql(layer), zg=zg, fg=fg,
+        zvalid=valid_geom(zg) if repair else zg, fvalid=valid_geom(fg) if repair else fg,
+        zfilter=filter_sql(zoning), ffilter=filter_sql(layer),
     )
     if insert:
         select = sql.SQL("INSERT INTO {t} (run_id, plot_code, plot_use, rule, rule_title, severity, feature_code, "

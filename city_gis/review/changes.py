@@ -17,8 +17,17 @@ from django.utils.translation import gettext as _
 from psycopg2 import sql
 
 from layers.access import can_read
+from layers.models import Layer
 
-from .engine import RulesetBroken, _columns, _filter, _layer, _table, _valid, data_version
+from .engine import (
+    RulesetBroken,
+    data_version,
+    filter_sql,
+    require_columns,
+    ruleset_layer,
+    table_sql,
+    valid_geom,
+)
 from .models import ChangeRun
 from .redline import RedlineError
 from .rules import Ruleset, get_ruleset
@@ -32,9 +41,11 @@ SLIVER_WIDTH_M = 1.0
 CONSTRUCTION = ("05", "06", "07", "08", "09", "10")  # 商服, 工矿仓储, 住宅, 公共管理与公共服务, 特殊, 交通运输
 
 
-def _readable(name: str, field: str, user):
+def readable_layer(name: str, field: str, user) -> Layer:
+    """The vector layer `name` for the request field `field`, or RedlineError: a layer the user may not read is
+    reported as missing, like one that does not exist. The API checks a request with it before queuing the job."""
     try:
-        layer = _layer(name)
+        layer = ruleset_layer(name)
     except RulesetBroken:
         raise RedlineError(field, _("没有矢量图层 %(layer)s") % {"layer": name}) from None
     if user is not None and not can_read(user, layer):
@@ -62,8 +73,8 @@ def change_sql(before, after, code: str, name: str) -> sql.Composable:
         WHERE left(b.{code}, 2) = ANY(%(cultivated)s) AND ({bfilter}) AND o.area > %(sliver)s
               AND o.area > o.perimeter * %(width)s / 2
     """).format(table=sql.Identifier(TABLE), code=sql.Identifier(code), name=sql.Identifier(name),
-                btable=_table(before), atable=_table(after), bg=bg, ag=ag, bvalid=_valid(bg), avalid=_valid(ag),
-                afilter=_filter(after), bfilter=_filter(before))
+                btable=table_sql(before), atable=table_sql(after), bg=bg, ag=ag, bvalid=valid_geom(bg), avalid=valid_geom(ag),
+                afilter=filter_sql(after), bfilter=filter_sql(before))
 
 
 def register_changes_layer(owner) -> None:
@@ -94,10 +105,10 @@ def farmland_changes(before: str, after: str, user=None, ruleset: Ruleset | None
     code, name = ruleset.composition["code_field"], ruleset.composition["name_field"]
     if before == after:
         raise RedlineError("after", _("两期图层相同"))
-    layers = {"before": _readable(before, "before", user), "after": _readable(after, "after", user)}
+    layers = {"before": readable_layer(before, "before", user), "after": readable_layer(after, "after", user)}
     for field, layer in layers.items():
         try:
-            _columns(layer, [code, name])
+            require_columns(layer, [code, name])
         except RulesetBroken:
             raise RedlineError(field, _("图层 %(layer)s 没有地类编码列 %(code)s/%(name)s")
                                % {"layer": layer.name, "code": code, "name": name}) from None

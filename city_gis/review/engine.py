@@ -62,14 +62,17 @@ class RulesetBroken(RuntimeError):
     """The rule set names a layer or column that does not exist (an operator error, not the client's)."""
 
 
-def _layer(name: str) -> Layer:
+def ruleset_layer(name: str) -> Layer:
+    """The registered vector layer a rule set names (with its owner), or RulesetBroken: the one lookup of the
+    review's layers (rules, batch overlay, farmland changes)."""
     layer = Layer.objects.select_related("owner").filter(name=name, kind="vector").first()
     if layer is None or not layer.source_table:
         raise RulesetBroken(f"rule set layer {name!r} is not a registered vector layer")
     return layer
 
 
-def _table(layer: Layer) -> sql.Composable:
+def table_sql(layer: Layer) -> sql.Composable:
+    """The layer's source table as a quoted SQL identifier (`schema.table` split into its parts)."""
     return sql.Identifier(*layer.source_table.split("."))
 
 
@@ -78,8 +81,9 @@ def _where(layer: Layer, alias: str | None = None) -> tuple[sql.Composable, dict
     return source_filter.compose_named(layer, alias)
 
 
-def _filter(layer: Layer) -> sql.Composable:
-    # the same filter with driver-quoted literals, for statements built before their parameters (batch, changes)
+def filter_sql(layer: Layer) -> sql.Composable:
+    """The registry's row filter of the layer with driver-quoted literals (layers.source_filter), for statements
+    composed before their parameters (the batch overlay, farmland changes)."""
     return source_filter.as_composable(layer, connection)
 
 
@@ -90,15 +94,17 @@ def _table_columns(table: str) -> frozenset[str]:
     return frozenset(c for c, _t, _u in table_columns(table))
 
 
-def _columns(layer: Layer, wanted: list[str]) -> None:
+def require_columns(layer: Layer, wanted: list[str]) -> None:
+    """RulesetBroken naming the first column of `wanted` the layer's source table lacks (an operator error)."""
     have = _table_columns(layer.source_table)
     missing = [c for c in wanted if c not in have]
     if missing:
         raise RulesetBroken(f"layer {layer.name}: no column {missing[0]!r} in {layer.source_table}")
 
 
-def _valid(column: sql.Composable) -> sql.Composable:
-    # a stored geometry GEOS finds invalid would make ST_Intersection raise; repair it on the fly
+def valid_geom(column: sql.Composable) -> sql.Composable:
+    """The geometry `column`, repaired on the fly (ST_MakeValid) where GEOS finds it invalid: an invalid stored
+    geometry would make ST_Intersection raise."""
     return sql.SQL("CASE WHEN ST_IsValid({c}) THEN {c} ELSE ST_MakeValid({c}) END").format(c=column)
 
 
@@ -107,7 +113,7 @@ def data_version(layer: Layer) -> dict[str, Any]:
     has_updated = "updated_at" in _table_columns(layer.source_table)
     where, params = _where(layer)
     query = sql.SQL("SELECT count(*), {m} FROM {t} WHERE {f}").format(
-        m=sql.SQL("max(updated_at)") if has_updated else sql.SQL("NULL"), t=_table(layer), f=where)
+        m=sql.SQL("max(updated_at)") if has_updated else sql.SQL("NULL"), t=table_sql(layer), f=where)
     with connection.cursor() as cur:
         cur.execute(query, params)
         rows, latest = cur.fetchone()
@@ -118,7 +124,7 @@ def data_version(layer: Layer) -> dict[str, Any]:
 def _overlaps(layer: Layer, rule_fields: dict[str, str], where: dict | None, wkb: bytes) -> list[dict[str, Any]]:
     """Features of `layer` meeting the redline with the area (m², 4544) of the overlap, largest first."""
     keys = [k for k in ("code", "class", "name", "holder", "far_max", "height_max") if k in rule_fields]
-    _columns(layer, [rule_fields[k] for k in keys] + ([where["field"]] if where else []))
+    require_columns(layer, [rule_fields[k] for k in keys] + ([where["field"]] if where else []))
     geom = sql.Identifier("t", layer.geom_column)
     cond = sql.SQL("TRUE")
     where_sql, params = _where(layer, "t")
@@ -137,7 +143,7 @@ def _overlaps(layer: Layer, rule_fields: dict[str, str], where: dict | None, wkb
             WHERE ST_Intersects({geom}, r.g) AND {filter} AND {cond}
         ) o ORDER BY area DESC, id
     """).format(
-        id=sql.Identifier(layer.id_column), table=_table(layer), geom=geom, valid=_valid(geom), filter=where_sql,
+        id=sql.Identifier(layer.id_column), table=table_sql(layer), geom=geom, valid=valid_geom(geom), filter=where_sql,
         cond=cond,
         cols=sql.SQL(", ").join([sql.SQL("t.{} AS {}").format(sql.Identifier(rule_fields[k]), sql.Identifier(k)) for k in keys]
                                 or [sql.SQL("NULL AS _none")]),
@@ -166,7 +172,7 @@ def _outside_area(layer: Layer, wkb: bytes) -> tuple[float, list[dict[str, Any]]
         SELECT ST_Area(ST_Transform(CASE WHEN u.g IS NULL THEN r.g ELSE ST_Difference(r.g, u.g) END, 4544)),
                ST_AsGeoJSON(CASE WHEN u.g IS NULL THEN r.g ELSE ST_Difference(r.g, u.g) END, 7)
         FROM r, u
-    """).format(table=_table(layer), geom=geom, valid=_valid(geom), filter=where)
+    """).format(table=table_sql(layer), geom=geom, valid=valid_geom(geom), filter=where)
     with connection.cursor() as cur:
         cur.execute(query, {**params, "r": wkb})
         area, outside = cur.fetchone()
@@ -236,7 +242,7 @@ def run_rule(rule: Rule, ruleset: Ruleset, layer: Layer, wkb: bytes, total: floa
 def composition(ruleset: Ruleset, layer: Layer, wkb: bytes, total: float) -> list[dict[str, Any]]:
     """Land-use status of the redline: area (m², 4544) and % per GB/T 21010 class, largest first."""
     spec = ruleset.composition
-    _columns(layer, [spec["code_field"], spec["name_field"]])
+    require_columns(layer, [spec["code_field"], spec["name_field"]])
     geom = sql.Identifier("t", layer.geom_column)
     where, params = _where(layer, "t")
     query = sql.SQL("""
@@ -246,8 +252,8 @@ def composition(ruleset: Ruleset, layer: Layer, wkb: bytes, total: float) -> lis
                    ST_Area(ST_Transform(ST_Intersection({valid}, r.g), 4544)) AS a
             FROM {table} t, r WHERE ST_Intersects({geom}, r.g) AND {filter}
         ) x GROUP BY code, name HAVING sum(a) > %(sliver)s ORDER BY area DESC, code
-    """).format(code=sql.Identifier(spec["code_field"]), name=sql.Identifier(spec["name_field"]), valid=_valid(geom),
-                table=_table(layer), geom=geom, filter=where)
+    """).format(code=sql.Identifier(spec["code_field"]), name=sql.Identifier(spec["name_field"]), valid=valid_geom(geom),
+                table=table_sql(layer), geom=geom, filter=where)
     with connection.cursor() as cur:
         cur.execute(query, {**params, "r": wkb, "sliver": ruleset.sliver_m2})
         rows = cur.fetchall()
@@ -258,7 +264,7 @@ def evaluate(redline: MultiPolygon, area_m2: float, proposal: Proposal, ruleset:
     """Run every rule for `user` (whose read rights decide which layers are checked); returns
     {"results": {...}, "data_versions": {...}} — deterministic for the same inputs and data."""
     wkb = shapely.to_wkb(redline)
-    layers = {name: _layer(name) for name in ruleset.layers()}
+    layers = {name: ruleset_layer(name) for name in ruleset.layers()}
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("SET LOCAL statement_timeout = %s", [limits.statement_timeout_ms()])
         rules = []

@@ -32,7 +32,8 @@ ZONING_CLASSES = [
 ]
 
 
-def _classes(items: list[tuple[str, str, str]], **extra: Any) -> list[dict[str, Any]]:
+def style_classes(items: list[tuple[str, str, str]], **extra: Any) -> list[dict[str, Any]]:
+    """A layer style's `classes` from (value, label, fill colour) triples, each with the `extra` keys."""
     return [{"value": v, "label": label, "fill": colour, **extra} for v, label, colour in items]
 
 
@@ -71,15 +72,15 @@ def register_city_layers() -> None:
     _vector("base.buildings", "survey", "layers_building", "POLYGON", "建筑", "Buildings",
             "建筑物轮廓，含层数与用途（模拟数据）。", ["建筑", "房屋"],
             {"fill": "#d9d9d9", "stroke": "#737373", "stroke_width": 0.5, "opacity": 90, "classify_by": "use",
-             "classes": _classes([("住宅", "住宅", "#fee391"), ("商业", "商业", "#fc9272"), ("工业", "工业", "#d8b365"),
-                                  ("公共服务", "公共服务", "#fbb4c7")])}, sort_order=70, max_zoom=19, min_zoom=13)
+             "classes": style_classes([("住宅", "住宅", "#fee391"), ("商业", "商业", "#fc9272"), ("工业", "工业", "#d8b365"),
+                                       ("公共服务", "公共服务", "#fbb4c7")])}, sort_order=70, max_zoom=19, min_zoom=13)
     _vector("base.water", "survey", "layers_waterbody", "POLYGON", "水系", "Water bodies",
             "河流（水城河）、湖泊与水库（模拟形态）。", ["水系", "河流", "水库"],
             {"fill": "#9ecae1", "stroke": "#4292c6", "stroke_width": 0.8, "opacity": 90, "label": LABEL}, sort_order=50)
     _vector("land.parcels", "land", "layers_landparcel", "POLYGON", "土地利用现状", "Land-use parcels",
             "土地利用现状图斑，地类按 GB/T 21010-2017 编码（模拟数据）。", ["国土", "土地利用", "GB/T 21010"],
             {"fill": "#eeeeee", "stroke": "#636363", "stroke_width": 0.4, "opacity": 75, "classify_by": "landuse_code",
-             "classes": _classes(LANDUSE_CLASSES), "label": {**LABEL, "attribute": "landuse_name", "max_scale": 10000}},
+             "classes": style_classes(LANDUSE_CLASSES), "label": {**LABEL, "attribute": "landuse_name", "max_scale": 10000}},
             sort_order=10)
     _vector("land.farmland", "land", "layers_basicfarmland", "POLYGON", "永久基本农田", "Permanent basic farmland",
             "永久基本农田保护图斑（模拟数据）。", ["国土", "耕地保护", "永久基本农田"],
@@ -92,7 +93,7 @@ def register_city_layers() -> None:
             "中心城区控制性详细规划地块，用地性质按 GB 50137-2011，含容积率、限高等指标（模拟数据）。",
             ["规划", "控规", "GB 50137"],
             {"fill": "#eeeeee", "stroke": "#525252", "stroke_width": 0.5, "opacity": 75, "classify_by": "landuse_code",
-             "classes": _classes(ZONING_CLASSES), "label": {**LABEL, "attribute": "plot_code", "max_scale": 10000}},
+             "classes": style_classes(ZONING_CLASSES), "label": {**LABEL, "attribute": "plot_code", "max_scale": 10000}},
             sort_order=10)
     _vector("housing.projects", "housing", "layers_housingproject", "POINT", "保障性住房项目", "Social housing projects",
             "公共租赁住房、廉租房、棚改安置房项目，含套数与入住情况（模拟数据），内部图层。", ["住房保障", "公租房"],

@@ -160,7 +160,7 @@ def build_survey_2026() -> None:
         WHERE survey = '2026' AND parcel_code = (
             SELECT parcel_code FROM layers_landparcel WHERE landuse_code = '0103' ORDER BY ST_YMax(geom) DESC, parcel_code LIMIT 1)
     """)
-    from .catalog import LANDUSE_CLASSES, _classes
+    from .catalog import LANDUSE_CLASSES, style_classes
 
     register_layer(
         "land.landuse_2026", owner="land", kind="vector", geometry_type="POLYGON", source_table="review_landusesurvey",
@@ -168,7 +168,7 @@ def build_survey_2026() -> None:
         abstract="2026 年度国土变更调查的土地利用现状图斑，地类按 GB/T 21010-2017（模拟数据）。",
         keywords=["国土", "土地利用", "年度变更调查", "GB/T 21010"],
         style={"fill": "#eeeeee", "stroke": "#636363", "stroke_width": 0.4, "opacity": 75, "classify_by": "landuse_code",
-               "classes": _classes(LANDUSE_CLASSES)},
+               "classes": style_classes(LANDUSE_CLASSES)},
         attribute_columns=["survey", "parcel_code", "landuse_code", "landuse_name"],
         classification="public", update_frequency="annually", sort_order=11)
 

@@ -23,7 +23,7 @@ from django.db.models import QuerySet
 from layers.access import in_services, visible_layers
 from layers.access import row_filter as layer_row_filter
 from layers.datasets import dataset_for_layer
-from layers.exporter import _columns as generic_attribute_kinds  # the one JSONB key/kind scan of the registry
+from layers.exporter import attribute_kinds  # the one JSONB key/kind scan of the registry
 from layers.features import attribute_columns
 from layers.models import Layer, LayerKind
 from layers.models.registry import LAYER_NAME_RE
@@ -115,7 +115,7 @@ def _schema(layer: Layer) -> Schema:
     id_type = _TYPES.get(columns[layer.id_column][0], ("string", ""))[0]
     props: dict[str, Property] = {}
     if layer.is_generic:
-        for key, kind in generic_attribute_kinds(layer).items():
+        for key, kind in attribute_kinds(layer).items():
             json_type, fmt = _GENERIC_KINDS[kind]
             props[key] = Property(key, json_type, fmt, generic=True)
     else:
