@@ -7,7 +7,7 @@ invalidation), inside one database transaction — all or nothing, across layers
 writer (tileserver.ogcapi.writes.write_user: `Authorization: Token`, or the session with its CSRF token; Basic
 and `?token=` never write), the layer must be a WFS feature type the user reads (wfs.check_access) and a
 collection the user may write (writes.writable_collection → layers.access.can_write), and each feature passes
-the OGC API's own member checks (writes._feature). This module only translates XML:
+the OGC API's own member checks (writes.feature_edit). This module only translates XML:
 
 - Insert: feature elements named by type (`ms:land.parcels`); the geometry property holds GML 2/3.1/3.2, in
   `srsName` (the geometry's, else the Insert's, else the feature type's default EPSG:4490 — lat/lon in 1.1.0 and
@@ -510,7 +510,7 @@ def build_edits(actions: list[Action], user) -> dict[str, Layer]:
         if fid is not None and not data["properties"] and not replace:
             del data["properties"]  # a geometry-only Update leaves the attributes alone
         try:
-            edit = writes._feature(data, schema, fid, partial=fid is not None)
+            edit = writes.feature_edit(data, schema, fid, partial=fid is not None)
         except Problem as problem:
             member = problem.parameter.removeprefix("properties.")
             member = schema.geom_column if member == "geometry" else member

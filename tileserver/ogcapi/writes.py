@@ -149,7 +149,7 @@ def _body(request: HttpRequest, types: tuple[str, ...]) -> dict[str, Any]:
     return data
 
 
-def _feature(data: dict[str, Any], schema: colls.Schema, feature_id: int | None, partial: bool) -> dict[str, Any]:
+def feature_edit(data: dict[str, Any], schema: colls.Schema, feature_id: int | None, partial: bool) -> dict[str, Any]:
     """An edit (without op) from a GeoJSON Feature: {"geometry"?, "properties"?}, checked for what apply_edits
     does not know (the city's extent, the ids, a generic collection's attribute names)."""
     if data.get("type", "Feature") != "Feature" or (not partial and data.get("type") != "Feature"):
@@ -273,7 +273,7 @@ def create(request: HttpRequest, user, params: dict[str, str], name: str) -> Htt
     _check_params(params)
     layer = writable_collection(user, name)
     schema = colls.schema(layer)
-    edit = _feature(_body(request, BODY_TYPES), schema, None, partial=False)
+    edit = feature_edit(_body(request, BODY_TYPES), schema, None, partial=False)
     version = _apply(layer, user, {"op": "insert", **edit}, _comment(params, _("OGC API 新增要素")), None)
     fid = (FeatureHistory.objects.filter(layer=layer, valid_from=version.number, valid_to__isnull=True)
            .order_by("-feature_id").values_list("feature_id", flat=True).first())
@@ -288,7 +288,7 @@ def replace(request: HttpRequest, user, params: dict[str, str], name: str, featu
     layer = writable_collection(user, name)
     schema = colls.schema(layer)
     fid, expected = _target(request, user, layer, schema, feature_id)
-    edit = _feature(_body(request, BODY_TYPES), schema, fid, partial=False)
+    edit = feature_edit(_body(request, BODY_TYPES), schema, fid, partial=False)
     version = _apply(layer, user, {"op": "update", "id": fid, "replace": True, **edit},
                      _comment(params, _("OGC API 替换要素 %(id)s") % {"id": fid}), expected)
     return _answer(layer, user, schema, fid, 200, _state_version(version, expected[fid]))
@@ -300,7 +300,7 @@ def update(request: HttpRequest, user, params: dict[str, str], name: str, featur
     layer = writable_collection(user, name)
     schema = colls.schema(layer)
     fid, expected = _target(request, user, layer, schema, feature_id)
-    edit = _feature(_body(request, PATCH_TYPES), schema, fid, partial=True)
+    edit = feature_edit(_body(request, PATCH_TYPES), schema, fid, partial=True)
     if not edit:
         raise Problem(400, "body: give geometry and/or properties", "body")
     version = _apply(layer, user, {"op": "update", "id": fid, **edit},
