@@ -6,6 +6,10 @@ DATABASE_URL) with the configuration and cache in a temporary directory; everyth
 Servers bind 127.0.0.1 only. BENCH_TILES_REQUESTS and BENCH_TILES_CONCURRENCY override the load. Our gunicorn
 runs with the OGC rate and render limits lifted (bench._support.unthrottled_ogc_env): throughput, not throttle.
 Also prints the ceiling of any Python path: the same gunicorn serving one tile from memory with no framework.
+
+Second figure: a *restricted* layer's cached tiles (`land.bench_tiles_restricted`, read with a scratch land-department
+user's token) through nginx in front of our gunicorn with CITYGIS_TILE_ACCEL_REDIRECT: the app authorises, nginx
+sends the file (tileserver/tilehits.py) — vs the same nginx static figure.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from bench._support import free_port, setup_django, unthrottled_ogc_env
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_LAYER = "land.bench_tiles"
+RESTRICTED_LAYER = "land.bench_tiles_restricted"
+READER = "bench_tiles_reader"
+ACCEL_PREFIX = "/_citygis_tilecache/"
 PREFIX = "BENCHTILE-"
 ORIGIN = (104.80, 26.56)  # south-west corner of the scratch parcels (lon/lat)
 REQUESTS = int(os.environ.get("BENCH_TILES_REQUESTS", 3000))
@@ -62,28 +69,47 @@ def scratch_layer(var_dir: Path, *, caches_enabled: bool = True):
                 rows.append(LandParcel(parcel_code=f"{PREFIX}{i:02d}{j:02d}", landuse_code=("0701", "0601")[(i + j) % 2],
                                        landuse_name="基准", name=f"基准{i}-{j}", geom=MultiPolygon(poly, srid=4490)))
         LandParcel.objects.bulk_create(rows)
-        register_layer(BENCH_LAYER, owner="land", title_zh="基准宗地", classification="public", kind="vector",
-                       geometry_type="POLYGON", source_table="layers_landparcel",
-                       source_where=[{"column": "parcel_code", "op": "like", "value": PREFIX + "%"}],
-                       style={"fill": "#ffd37f", "stroke": "#555555", "classify_by": "landuse_code",
-                              "classes": [{"value": "0601", "fill": "#c0c0ff"}], "label": {"attribute": "name"}})
+        for name, classification in ((BENCH_LAYER, "public"), (RESTRICTED_LAYER, "restricted")):
+            register_layer(name, owner="land", title_zh="基准宗地", classification=classification, kind="vector",
+                           geometry_type="POLYGON", source_table="layers_landparcel",
+                           source_where=[{"column": "parcel_code", "op": "like", "value": PREFIX + "%"}],
+                           style={"fill": "#ffd37f", "stroke": "#555555", "classify_by": "landuse_code",
+                                  "classes": [{"value": "0601", "fill": "#c0c0ff"}], "label": {"attribute": "name"}})
     generate_all(caches_enabled=caches_enabled)
     try:
         yield
     finally:
         with transaction.atomic():
-            Layer.objects.filter(name=BENCH_LAYER).delete()
+            Layer.objects.filter(name__in=[BENCH_LAYER, RESTRICTED_LAYER]).delete()
             LandParcel.objects.filter(parcel_code__startswith=PREFIX).delete()
 
 
 @contextmanager
-def gunicorn(var_dir: Path, workers: int = 2, concurrency: int = CONCURRENCY):
+def reader_token():
+    """The token of a scratch land-department user (may read the restricted layer); removed afterwards."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from city_gis.accounts.models import Department
+
+    user, _ = get_user_model().objects.update_or_create(
+        username=READER, defaults={"department": Department.objects.get(code="land"), "roles": ["handler"],
+                                   "is_active": True})
+    try:
+        yield Token.objects.get_or_create(user=user)[0].key
+    finally:
+        Token.objects.filter(user=user).delete()
+        user.delete()
+
+
+@contextmanager
+def gunicorn(var_dir: Path, workers: int = 2, concurrency: int = CONCURRENCY, extra_env: dict[str, str] | None = None):
     """gunicorn (workers × 4 threads) on the scratch configuration, unthrottled for `concurrency` clients."""
     from django.db import connection
 
     port = free_port()
     db = connection.settings_dict
-    env = dict(os.environ, CITYGIS_VAR_DIR=str(var_dir), **unthrottled_ogc_env(concurrency))
+    env = dict(os.environ, CITYGIS_VAR_DIR=str(var_dir), **unthrottled_ogc_env(concurrency), **(extra_env or {}))
     if db.get("NAME") and "DATABASE_URL" not in os.environ:
         env["DATABASE_URL"] = f"postgis:///{db['NAME']}"
     cmd = [str(Path(sys.executable).with_name("gunicorn")), "city_gis.wsgi:application", "--bind",
@@ -106,11 +132,22 @@ def serving(cmd: list[str], port: int, env: dict[str, str] | None = None):
 
 
 @contextmanager
-def nginx(snippet: Path, work: Path):
-    """nginx serving the tile cache with the generated location snippet (as docs/deployment.md sets it up)."""
+def nginx(snippet: Path, work: Path, app_port: int | None = None, cache_dir: Path | None = None):
+    """nginx serving the tile cache with the generated location snippet (as docs/deployment.md sets it up);
+    with `app_port`, also in front of our gunicorn with the X-Accel-Redirect location of `cache_dir`."""
+    from tileserver.tilehits import nginx_accel_location
+
     port = free_port()
     work.mkdir(parents=True, exist_ok=True)
     conf = work / "nginx.conf"
+    app = "location @citygis_app { return 502; }"
+    upstream = ""
+    if app_port is not None:
+        upstream = f"upstream citygis {{ server 127.0.0.1:{app_port}; keepalive 32; }}"
+        proxy = ('proxy_pass http://citygis; proxy_http_version 1.1; proxy_set_header Connection ""; '
+                 "proxy_set_header Host $host;")
+        app = (f"location @citygis_app {{ {proxy} }}\n    location / {{ {proxy} }}\n"
+               + nginx_accel_location(ACCEL_PREFIX, str(cache_dir)))
     conf.write_text(f"""
 worker_processes 2;
 pid {work}/nginx.pid;
@@ -123,10 +160,11 @@ http {{
   uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
   sendfile on; keepalive_requests 100000;
   types {{ image/png png; }}
+  {upstream}
   server {{
     listen 127.0.0.1:{port};
     include {snippet};
-    location @citygis_app {{ return 502; }}
+    {app}
   }}
 }}
 """)
@@ -171,18 +209,20 @@ def run_concurrently(total: int, concurrency: int, make_worker) -> float:
     return total / (time.perf_counter() - start)
 
 
-def load(port: int, paths: list[str], total: int, concurrency: int) -> tuple[float, int]:
-    """Requests/second for `total` GETs cycling over `paths` on keep-alive connections; (rps, errors)."""
+def load(port: int, paths: list[str], total: int, concurrency: int, headers: dict[str, str] | None = None,
+         expect_bytes: bool = False) -> tuple[float, int]:
+    """Requests/second for `total` GETs cycling over `paths` on keep-alive connections; (rps, errors). With
+    `expect_bytes`, an empty 200 body (an X-Accel-Redirect nginx did not follow) counts as an error."""
     errors = [0]
 
     def make_worker():
         conn = [http.client.HTTPConnection("127.0.0.1", port, timeout=60)]
 
         def job(i: int) -> None:
-            conn[0].request("GET", paths[i % len(paths)])
+            conn[0].request("GET", paths[i % len(paths)], headers=headers or {})
             resp = conn[0].getresponse()
-            resp.read()
-            if resp.status != 200:
+            body = resp.read()
+            if resp.status != 200 or (expect_bytes and not body):
                 errors[0] += 1
             if resp.getheader("Connection", "").lower() == "close":
                 conn[0] = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -192,7 +232,7 @@ def load(port: int, paths: list[str], total: int, concurrency: int) -> tuple[flo
     return run_concurrently(total, concurrency, make_worker), errors[0]
 
 
-def tile_paths() -> list[str]:
+def tile_paths(layer: str = BENCH_LAYER) -> list[str]:
     n = 2**ZOOM
     lon0, lat0 = ORIGIN
     lon1, lat1 = lon0 + 0.04, lat0 + 0.04
@@ -203,7 +243,7 @@ def tile_paths() -> list[str]:
     def ty(lat):
         return int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
 
-    return [f"/tiles/{BENCH_LAYER}/webmercator/{ZOOM}/{x}/{y}.png"
+    return [f"/tiles/{layer}/webmercator/{ZOOM}/{x}/{y}.png"
             for x in range(tx(lon0), tx(lon1) + 1) for y in range(ty(lat1), ty(lat0) + 1)]
 
 
@@ -227,28 +267,42 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-tiles-"))
     work.chmod(0o755)  # nginx workers run unprivileged and must read the cache
     try:
-        with scratch_layer(work):
-            paths = tile_paths()
+        with scratch_layer(work), reader_token() as token:
+            paths, restricted = tile_paths(), tile_paths(RESTRICTED_LAYER)
+            auth = {"Authorization": f"Token {token}"}
             with gunicorn(work) as port:
                 _rps, errors = load(port, paths, len(paths), 2)  # seeds the cache through /tiles
-                if errors:
-                    raise RuntimeError(f"{errors} tiles failed while seeding")
+                _rps, errors_r = load(port, restricted, len(restricted), 2, auth)
+                if errors or errors_r:
+                    raise RuntimeError(f"{errors + errors_r} tiles failed while seeding")
                 load(port, paths, 200, CONCURRENCY)  # warm-up
                 ours, err_ours = load(port, paths, REQUESTS, CONCURRENCY)
+                direct, err_direct = load(port, restricted, REQUESTS, CONCURRENCY, auth)  # the app sends the file
             with nginx(work / "mapproxy" / "nginx-public-tiles.conf", work / "nginx") as port:
                 load(port, paths, 200, CONCURRENCY)
                 static, err_static = load(port, paths, REQUESTS, CONCURRENCY)
+            with gunicorn(work, extra_env={"CITYGIS_TILE_ACCEL_REDIRECT": ACCEL_PREFIX}) as app_port, \
+                    nginx(work / "mapproxy" / "nginx-public-tiles.conf", work / "nginx-accel", app_port,
+                          work / "tilecache") as port:
+                load(port, restricted, 200, CONCURRENCY, auth, expect_bytes=True)
+                accel, err_accel = load(port, restricted, REQUESTS, CONCURRENCY, auth, expect_bytes=True)
             sample = next((work / "tilecache").rglob("*.png"))
             with trivial_wsgi(sample, work) as port:
                 load(port, ["/"], 200, CONCURRENCY)
                 bare, _err = load(port, ["/"], REQUESTS, CONCURRENCY)
-        if err_ours or err_static:
-            raise RuntimeError(f"failed requests: ours {err_ours}, nginx {err_static}")
+        if err_ours or err_static or err_accel or err_direct:
+            raise RuntimeError(f"failed requests: ours {err_ours}, nginx {err_static}, X-Accel {err_accel}, "
+                               f"restricted {err_direct}")
         record("tiles_cached", "cached tiles via the app vs nginx static", ours=ours, floor=static, unit="req/s",
                target=">= 0.7")
+        record("tiles_cached", "restricted cached tiles, nginx + X-Accel-Redirect vs nginx static", ours=accel,
+               floor=static, unit="req/s", target=">= 0.7")
         print(f"tiles_cached: {len(paths)} cached tiles, {REQUESTS} requests, concurrency {CONCURRENCY}")
         print(f"tiles_cached: ours /tiles {ours:.0f} req/s (errors {err_ours}); nginx static {static:.0f} req/s "
               f"(errors {err_static}); ratio ours/nginx = {ours / static:.2f}")
+        print(f"tiles_cached: restricted layer, token, our gunicorn alone {direct:.0f} req/s ({direct / static:.2f}); "
+              f"nginx → our gunicorn → X-Accel-Redirect {accel:.0f} req/s (errors {err_accel}); "
+              f"ratio / nginx static = {accel / static:.2f}")
         print(f"tiles_cached: ceiling: bare gunicorn app (same workers) {bare:.0f} req/s = {bare / static:.2f} of "
               f"nginx; ours/bare gunicorn = {ours / bare:.2f}")
     finally:

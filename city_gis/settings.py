@@ -193,6 +193,9 @@ CITYGIS_MAPPROXY_DIR = VAR_DIR / "mapproxy"
 CITYGIS_TILE_CACHE_DIR = VAR_DIR / "tilecache"
 # Shared tile cache for several app nodes (tileserver/tilestore.py): redis://host:port/db; unset: the file cache.
 CITYGIS_TILE_CACHE_REDIS_URL = os.environ.get("CITYGIS_TILE_CACHE_REDIS_URL", "")
+# Behind nginx: prefix of an `internal;` location aliased to CITYGIS_TILE_CACHE_DIR (e.g. /_citygis_tilecache/); a
+# cached tile is then answered with X-Accel-Redirect after our authorisation (tileserver/tilehits.py). Empty: off.
+CITYGIS_TILE_ACCEL_REDIRECT = os.environ.get("CITYGIS_TILE_ACCEL_REDIRECT", "").strip()
 # Seconds between a process's checks that its generated configuration matches the registry (tileserver/freshness.py).
 CITYGIS_CONFIG_CHECK_SECONDS = float(os.environ.get("CITYGIS_CONFIG_CHECK_SECONDS") or 2)
 # How MapProxy runs MapServer (tileserver/renderer.py): "cgi" spawns mapserv per render; "fastcgi" hands renders to

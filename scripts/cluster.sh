@@ -8,6 +8,8 @@
 # CLUSTER_WORKERS=2 (job workers; 0 = none), CLUSTER_CONSUMER=1 (hazard consumer; 0 = none),
 # CLUSTER_REPLICA=1 (0: every node reads the primary), CLUSTER_TILE_CACHE=redis (file: each node's own disk),
 # CLUSTER_POOLER=1 (pgBouncer on POOL_PORT=6433 in front of the primary; 0: nodes connect directly).
+# With CLUSTER_TILE_CACHE=file, CITYGIS_TILE_ACCEL_REDIRECT=/_citygis_tilecache/ makes nginx send authorised cached
+# tiles (X-Accel-Redirect, docs/deployment.md); the nodes inherit the variable.
 # Prints "cluster ready: http://127.0.0.1:$CLUSTER_PORT" once nginx answers through both nodes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -146,6 +148,12 @@ if [ "${CLUSTER_CONSUMER:-1}" = 1 ] && "$VENV/citygis" help hazard_consumer >/de
 fi
 
 # 5. nginx in front: round robin, a failed node is skipped for 5 s and idempotent requests retried on the other.
+ACCEL_LOCATION=""
+if [ -n "${CITYGIS_TILE_ACCEL_REDIRECT:-}" ] && [ -z "${CITYGIS_TILE_CACHE_REDIS_URL:-}" ]; then
+  # The one definition of the internal location (tileserver.tilehits); it refuses a malformed prefix.
+  ACCEL_LOCATION="$("$VENV/citygis" shell --no-imports -c "import os; from tileserver.tilehits import nginx_accel_location as n; print(n(os.environ['CITYGIS_TILE_ACCEL_REDIRECT'], os.environ['CITYGIS_VAR_DIR'] + '/tilecache'), end='')")"
+  log "nginx sends authorised cached tiles (X-Accel-Redirect to $CITYGIS_TILE_ACCEL_REDIRECT)"
+fi
 {
   if [ "$(id -u)" = 0 ]; then printf 'user www-data;\n'; fi  # never serve as root
   printf 'worker_processes 1;\npid %s/run/nginx.pid;\nerror_log %s/logs/nginx-error.log warn;\n' "$DIR" "$DIR"
@@ -160,7 +168,9 @@ fi
   printf '      proxy_set_header Host $host:$server_port;\n      proxy_set_header X-Forwarded-For $remote_addr;\n'
   printf '      proxy_set_header X-Forwarded-Proto $scheme;\n'
   printf '      proxy_next_upstream error timeout http_502 http_503;\n      proxy_next_upstream_tries 2;\n'
-  printf '    }\n  }\n}\n'
+  printf '    }\n'
+  if [ -n "$ACCEL_LOCATION" ]; then printf '%s\n' "$ACCEL_LOCATION" | sed 's/^/    /'; fi
+  printf '  }\n}\n'
 } > "$DIR/nginx.conf"
 mkdir -p "$DIR/run/body" "$DIR/run/proxy" "$DIR/run/fcgi" "$DIR/run/uwsgi" "$DIR/run/scgi"
 if [ "$(id -u)" = 0 ]; then chown www-data "$DIR/run/body" "$DIR/run/proxy" "$DIR/run/fcgi" "$DIR/run/uwsgi" "$DIR/run/scgi"; fi

@@ -54,7 +54,10 @@ def config_paths() -> ConfigPaths:
     Called on every tile request: resolving paths costs more than serving a cached tile, so it is memoised
     by the (changeable, e.g. in tests) settings values.
     """
-    key = (settings.CITYGIS_MAPFILE_DIR, settings.CITYGIS_MAPPROXY_DIR, settings.CITYGIS_TILE_CACHE_DIR)
+    # Read from the wrapped settings object: three reads through the LazySettings proxy cost more than the
+    # lookup itself (a tile hit calls this several times). Overrides and assignments change the wrapped object.
+    current = settings._wrapped if settings.configured else settings
+    key = (current.CITYGIS_MAPFILE_DIR, current.CITYGIS_MAPPROXY_DIR, current.CITYGIS_TILE_CACHE_DIR)
     paths = _resolved.get(key)
     if paths is None:
         paths = _resolved[key] = ConfigPaths(*(Path(p).resolve() for p in key))

@@ -3,13 +3,13 @@
 The same handler serves the Django URLconf (test client, `runserver`) and the fast WSGI dispatcher of
 tileserver/wsgi.py (gunicorn). Order per request: Host (ALLOWED_HOSTS) → one parse of the query (params.py) →
 user → per-client rate (limits.throttle, 429) → size/pixel budget (400) → tile coordinates and coverage
-(coverage.py: 400 / blank tile) → a readable layer's tile already in the file cache is read from disk, without
-MapProxy (_cache_hit) → a render slot when MapProxy may run mapserv (503) → security/CORS headers.
+(coverage.py: 400 / blank tile) → a readable layer's tile already stored is answered without MapProxy
+(tilehits.py: a file read, or an X-Accel-Redirect behind nginx) → a render slot when MapProxy may run mapserv
+(503) → security/CORS headers.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
@@ -22,12 +22,10 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
-from mapproxy.util.times import format_httpdate, parse_httpdate
 
-from . import coverage, freshness, limits, tilestore
+from . import coverage, freshness, limits, tilehits
 from .auth import ROOT_LAYER, AuthenticationFailed, make_authorize, readable_layer_names, request_user
 from .mapfile import MAX_SIZE
-from .mapproxy_conf import cache_name
 from .params import OGCParamError, parse_ogc_query
 from .service import ConfigurationMissing, call_mapproxy
 
@@ -48,6 +46,7 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"
 RENDERING_REQUESTS = {"getmap", "map", "getfeatureinfo", "feature_info", "getlegendgraphic", "legendgraphic"}
 # Headers by which MapProxy would build capabilities URLs from client input; the host comes from get_host().
 _UNTRUSTED_URL_HEADERS = ("HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO", "HTTP_X_SCRIPT_NAME")
+_PUBLIC_MAX_AGE = re.compile(r"public, max-age=[0-9]+, s-maxage=[0-9]+")
 
 
 def service_exception(message: str, code: str, locator: str = "", *, version: str = "1.3.0",
@@ -134,11 +133,18 @@ def _secure_headers(response: HttpResponse, user) -> HttpResponse:
     response computed for a user must not be readable by other sites' scripts nor shared by caches."""
     response["X-Content-Type-Options"] = "nosniff"
     response["X-Frame-Options"] = "DENY"
-    patch_vary_headers(response, ("Authorization", "Cookie"))
+    if "Vary" in response:
+        patch_vary_headers(response, ("Authorization", "Cookie"))
+    else:  # most answers (every tile): no header to merge with
+        response["Vary"] = "Authorization, Cookie"
     if user is not None and user.is_authenticated:
         if "Access-Control-Allow-Origin" in response:
             del response["Access-Control-Allow-Origin"]
-        patch_cache_control(response, private=True)  # also drops a `public` MapProxy may have set
+        cache_control = response.get("Cache-Control", "")
+        if _PUBLIC_MAX_AGE.fullmatch(cache_control):  # a stored tile's (tilehits): what patch_cache_control gives
+            response["Cache-Control"] = cache_control.removeprefix("public, ") + ", private"
+        else:
+            patch_cache_control(response, private=True)  # also drops a `public` MapProxy may have set
     else:
         response["Access-Control-Allow-Origin"] = "*"
     return response
@@ -147,59 +153,6 @@ def _secure_headers(response: HttpResponse, user) -> HttpResponse:
 def _retry_later(message: str, code: str, retry_after: int, *, status: int, version: str) -> HttpResponse:
     response = service_exception(message, code, version=version, status=status)
     response["Retry-After"] = str(retry_after)
-    return response
-
-
-def _cache_hit(request: HttpRequest, tile: coverage.TileRequest) -> HttpResponse | None:
-    """A tile already in MapProxy's file cache, answered as MapProxy would answer it — the file's bytes, its
-    ETag (MD5 of mtime and size) and Last-Modified, MapProxy's public max-age, 304 to a matching
-    If-None-Match / If-Modified-Since — without running MapProxy. The caller has authorised the layer and
-    checked the rate and coverage. None (MapProxy answers) on a miss or when MapProxy does not serve the tile
-    from a stored file."""
-    stored = coverage.stored_tile(tile)
-    if stored is None:
-        return None
-    path, max_age = stored
-    if tilestore.is_shared():
-        return _shared_hit(request, tile, max_age)
-    try:
-        with open(path, "rb") as file:  # MapProxy writes tiles atomically (rename): never a partial file
-            stat = os.fstat(file.fileno())
-            body = file.read()
-    except OSError:  # a miss, or an invalidation removed it just now: MapProxy renders it
-        return None
-    etag = hashlib.md5(f"{stat.st_mtime}{stat.st_size}".encode("ascii"), usedforsecurity=False).hexdigest()
-    try:
-        since = parse_httpdate(request.META.get("HTTP_IF_MODIFIED_SINCE") or "")
-    except (ValueError, OverflowError):  # a date beyond what Python represents: no condition
-        since = None
-    # HTTP dates have whole seconds: compare the mtime at that precision (MapProxy compares the float, so its
-    # own Last-Modified echoed back rarely matches).
-    if request.META.get("HTTP_IF_NONE_MATCH") == etag or (since is not None and int(stat.st_mtime) <= since):
-        response = HttpResponse(status=304)
-        del response["Content-Type"]
-    else:
-        response = HttpResponse(body, content_type="image/png")
-    response["ETag"] = etag
-    response["Last-Modified"] = format_httpdate(stat.st_mtime)
-    response["Cache-Control"] = f"public, max-age={max_age}, s-maxage={max_age}"
-    return response
-
-
-def _shared_hit(request: HttpRequest, tile: coverage.TileRequest, max_age: int) -> HttpResponse | None:
-    """A tile in the shared Redis tile cache (tilestore.py), rendered by any node. Redis keeps no mtime: the
-    validator is the content's MD5 (ETag only, no Last-Modified)."""
-    body = tilestore.read_shared(cache_name(tile.layer), tile.grid, tile.z, tile.x, tile.y)
-    if body is None:
-        return None
-    etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
-    if request.META.get("HTTP_IF_NONE_MATCH") == etag:
-        response = HttpResponse(status=304)
-        del response["Content-Type"]
-    else:
-        response = HttpResponse(body, content_type="image/png")
-    response["ETag"] = etag
-    response["Cache-Control"] = f"public, max-age={max_age}, s-maxage={max_age}"
     return response
 
 
@@ -222,7 +175,7 @@ def _serve(request: HttpRequest, path: str) -> tuple[HttpResponse, object]:
         return service_exception(str(exc), "InvalidParameterValue", exc.parameter), None
     version = params.get("version", "1.3.0")
     try:
-        user = request_user(request)
+        user = tilehits.tile_user(request, params) if tilehits.is_tile_path(path, params) else request_user(request)
     except AuthenticationFailed as exc:
         return service_exception(str(exc), "Unauthorized", version=version, status=401), None
     retry = limits.throttle(request, user, _cost(params, user))
@@ -248,7 +201,7 @@ def _serve(request: HttpRequest, path: str) -> tuple[HttpResponse, object]:
             response = HttpResponse(body, content_type=ctype)
             response["Cache-Control"] = f"max-age={coverage.BLANK_MAX_AGE}"
             return response, user
-        hit = _cache_hit(request, tile)
+        hit = tilehits.serve_hit(request, tile)
         if hit is not None:
             return hit, user
     environ = dict(request.META)
@@ -261,7 +214,7 @@ def _serve(request: HttpRequest, path: str) -> tuple[HttpResponse, object]:
     environ["mapproxy.authorize"] = make_authorize(user)
     environ["citygis.params"] = params  # auth._explicit_layers reads the same parse
     if tile is not None:
-        may_render = not tile.cache_file.exists()
+        may_render = not os.path.exists(tile.cache_path)  # no pathlib: one stat
     else:
         may_render = params.get("request", "").lower() in RENDERING_REQUESTS or coverage.is_feature_info(path)
     try:
