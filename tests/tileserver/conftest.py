@@ -147,3 +147,19 @@ def ows_server(tile_data, tiles_var):
 
 
 
+
+
+@pytest.fixture
+def mapproxy_calls(monkeypatch) -> list[str]:
+    """Paths MapProxy was asked for (it still answers them): what a cache hit must not reach."""
+    from tileserver import views
+
+    calls: list[str] = []
+    real = views.call_mapproxy
+
+    def spy(environ):
+        calls.append(environ["PATH_INFO"])
+        return real(environ)
+
+    monkeypatch.setattr(views, "call_mapproxy", spy)
+    return calls

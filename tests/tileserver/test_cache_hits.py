@@ -50,20 +50,6 @@ def fresh_rate_counters():
     cache.clear()
 
 
-@pytest.fixture
-def mapproxy_calls(monkeypatch) -> list[str]:
-    """Paths MapProxy was asked for (it still answers them)."""
-    calls: list[str] = []
-    real = views.call_mapproxy
-
-    def spy(environ):
-        calls.append(environ["PATH_INFO"])
-        return real(environ)
-
-    monkeypatch.setattr(views, "call_mapproxy", spy)
-    return calls
-
-
 def refuse(environ):
     # pytest.fail raises outside Exception, so serve_ogc's catch-all cannot turn it into a 400.
     pytest.fail(f"MapProxy called for {environ['PATH_INFO']} on a cache hit")

@@ -32,19 +32,6 @@ def fresh_state():
     limits._pending.clear()
 
 
-@pytest.fixture
-def mapproxy_calls(monkeypatch) -> list[str]:
-    calls: list[str] = []
-    real = views.call_mapproxy
-
-    def spy(environ):
-        calls.append(environ["PATH_INFO"])
-        return real(environ)
-
-    monkeypatch.setattr(views, "call_mapproxy", spy)
-    return calls
-
-
 def relative(path: str) -> str:
     from tileserver.paths import config_paths
 
