@@ -9,10 +9,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bench.report_intake import BASELINE_HASH
 from city_gis.urls import urlpatterns as project_urlpatterns
 from field_app_api.models import ReportReceipt
-
-BASELINE_HASH = "bench-baseline"
 
 
 class _Body(serializers.Serializer):

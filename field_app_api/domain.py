@@ -127,9 +127,10 @@ def nearest_first(qs: QuerySet[Case], lon: float, lat: float) -> QuerySet[Case]:
 
 
 # --- reports -----------------------------------------------------------------------------------------------
-def create_report(*, user: User, source: str, category: str, location: Point, description: str,
+def create_report(*, user: User, source: str, category: str | Category, location: Point, description: str,
                   observed_at: dt.datetime | None, client_uuid=None, contact: dict | None = None,
                   urgency: str | None = None) -> Case:
+    """Create the case of a report; `category` is a reference or the Category get_category() found (no re-read)."""
     with core_errors():
         return services.create_case(
             source=source, category_code=category, location=location, description=description, reporter=user,
@@ -152,21 +153,30 @@ def attach_photos(case: Case, photos: list[Photo], user: User | None, files: Sto
 
 
 def geocode_of(case: Case) -> dict:
-    community = Community.objects.filter(code=case.community_code).select_related("street").only(
-        "name", "street__name").first()
+    geocoded = getattr(case, "geocoded", None)  # a case created just now carries its geocode (services.create_case)
+    if geocoded is not None:
+        community_name, street_name = geocoded.community_name, geocoded.street_name
+    else:
+        community = Community.objects.filter(code=case.community_code).select_related("street").only(
+            "name", "street__name").first()
+        community_name, street_name = (community.name, community.street.name) if community else ("", "")
     return {
         "cell": case.cell_code,
-        "community": {"code": case.community_code, "name": community.name if community else ""},
-        "street": {"code": case.street_code, "name": community.street.name if community else ""},
+        "community": {"code": case.community_code, "name": community_name},
+        "street": {"code": case.street_code, "name": street_name},
         "district": case.district_code,
         "address": case.address,
     }
 
 
 def duplicates_of(case: Case) -> list[dict]:
-    links = case.duplicate_links.select_related("original").order_by("distance_m")
-    return [{"id": link.original_id, "number": link.original.number, "state": link.original.state,
-             "distance_m": round(link.distance_m, 1)} for link in links]
+    if getattr(case, "duplicate_candidates", None) == []:
+        return []  # created just now and nothing was flagged: no links to read
+    # Only the columns the answer shows (select_related of the whole original case costs more than the query).
+    links = case.duplicate_links.order_by("distance_m").values_list(
+        "original_id", "original__number", "original__state", "distance_m")
+    return [{"id": pk, "number": number, "state": state, "distance_m": round(dist, 1)}
+            for pk, number, state, dist in links]
 
 
 # --- transitions -------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from city_gis import prepared
 from city_gis.accounts.models import Role, User
 from city_gis.grid.geocode import OutsideManagedArea, geocode
 from city_gis.grid.models import ResponsibilityArea
@@ -70,9 +71,7 @@ def _responsible_inspector(cell_id: int | None) -> User | None:
     return area.inspector if area else None
 
 
-def find_duplicates(case: Case) -> list[tuple[int, float]]:
-    """(id, distance m) of open cases of the same small class within the radius and time window before `case`."""
-    sql = """
+_DUPLICATES_SQL = """
         SELECT c.id, ST_Distance(c.location::geography, %s::geography)
         FROM cases_case c
         WHERE c.category_id = %s AND c.id <> %s AND NOT (c.state = ANY(%s))
@@ -81,12 +80,20 @@ def find_duplicates(case: Case) -> list[tuple[int, float]]:
           AND ST_DWithin(c.location::geography, %s::geography, %s)
         ORDER BY 2
     """
+_DUPLICATES_TYPES = ("text", "bigint", "bigint", "text[]", "timestamptz", "timestamptz", "text", "float8", "text",
+                     "float8")
+
+
+def find_duplicates(case: Case) -> list[tuple[int, float]]:
+    """(id, distance m) of open cases of the same small class within the radius and time window before `case`."""
     radius = duplicate_radius_m()
     point = case.location.ewkt
     degrees = radius / 90000.0  # > radius in degrees at these latitudes; exact test follows on geography
+    # Prepared per connection: planning this statement costs more than running it (every case creation runs it).
     with connection.cursor() as cur:
-        cur.execute(sql, [point, case.category_id, case.pk, list(TERMINAL_STATES), case.created_at - duplicate_window(),
-                          case.created_at, point, degrees, point, radius])
+        cur.execute(prepared.statement(connection, cur, "citygis_duplicates", _DUPLICATES_SQL, _DUPLICATES_TYPES),
+                    [point, case.category_id, case.pk, list(TERMINAL_STATES), case.created_at - duplicate_window(),
+                     case.created_at, point, degrees, point, radius])
         return cur.fetchall()
 
 
@@ -127,12 +134,14 @@ def create_case(
         location = location.transform(4490, clone=True)
     location = Point(location.x, location.y, srid=4490)
     try:
-        g = geocode(location.x, location.y)
+        g = geocode(location.x, location.y, address=True)  # the case keeps its address
     except OutsideManagedArea as exc:
         raise ValidationError({"location": str(exc)}) from None
     at = at or timezone.now()
     state = INITIAL_STATE[Source(source)]
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (the report view's): nothing here is caught and retried, an
+    # error aborts the caller's transaction anyway, and SAVEPOINT/RELEASE are two round trips per case.
+    with transaction.atomic(savepoint=False):
         case = Case(
             number=_next_number(at), source=source, category=category, category_version=category.version,
             location=location, cell_id=g.cell_id, cell_code=g.cell_code, community_code=g.community_code,
@@ -157,6 +166,7 @@ def create_case(
                 [DuplicateLink(case=case, original_id=pk, distance_m=dist, created_at=at) for pk, dist in dups]
             )
         case.duplicate_candidates = dups  # [(case id, distance m)] flagged just now
+        case.geocoded = g  # the names of the areas too, for an answer that shows them without another query
         if (batch := current_backfill()) is not None:
             batch.instances[case.pk] = case
     return case

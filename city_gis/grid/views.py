@@ -37,7 +37,7 @@ class GridLookupView(APIView):
             if not math.isfinite(values[name]) or abs(values[name]) > bound:
                 raise ValidationError({name: f"应为 −{bound}…{bound} 之间的数字"})
         try:
-            g = geocode(values["lon"], values["lat"])
+            g = geocode(values["lon"], values["lat"], address=True)  # the answer shows the road
         except OutsideManagedArea as exc:
             raise ValidationError({"location": str(exc)}) from None
         return Response(g.as_dict())

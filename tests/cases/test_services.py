@@ -103,3 +103,44 @@ def test_merge_needs_an_existing_other_case(new_case, staff):
         perform(case, "merge", staff["operator"], into="2099999999")
     with pytest.raises(ValidationError, match="into"):
         perform(case, "merge", staff["operator"], into=case.number)
+
+
+def test_inside_a_callers_transaction_no_savepoint_is_made_and_the_geocode_is_kept(new_case):
+    """The report view creates its case inside its own transaction: SAVEPOINT/RELEASE would be two round trips
+    per report for nothing (an error aborts the caller's transaction anyway)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    assert connection.in_atomic_block  # the test's transaction stands for the view's
+    with CaptureQueriesContext(connection) as q:
+        case = new_case(cell=2)
+    assert not [x["sql"] for x in q.captured_queries if "SAVEPOINT" in x["sql"].upper()]
+    assert (case.geocoded.community_name, case.geocoded.street_name) == ("西社区", "测试街道")
+    assert case.address == case.geocoded.address == "测试区 测试街道 西社区 测试路附近"
+
+
+def test_a_failure_inside_create_case_rolls_back_the_callers_transaction(new_case, monkeypatch):
+    from city_gis.cases import services
+
+    key = uuid.uuid4()
+    monkeypatch.setattr(services, "find_duplicates", lambda case: 1 / 0)
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        new_case(client_uuid=key)
+    assert not Case.objects.filter(client_uuid=key).exists()
+
+
+def test_the_duplicate_search_works_prepared_and_behind_a_transaction_pooler(new_case, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first = new_case(at=T0)
+    with CaptureQueriesContext(connection) as q:
+        prepared_dup = new_case(at=T0 + dt.timedelta(hours=1), offset=(20 * M, 0))
+    assert [pk for pk, _ in prepared_dup.duplicate_candidates] == [first.pk]
+    assert any(x["sql"].startswith("EXECUTE citygis_duplicates") for x in q.captured_queries)
+    monkeypatch.setitem(connection.settings_dict, "DISABLE_SERVER_SIDE_CURSORS", True)  # pgBouncer, transaction mode
+    with CaptureQueriesContext(connection) as q:
+        full_dup = new_case(at=T0 + dt.timedelta(hours=2), offset=(25 * M, 0))
+    assert sorted(pk for pk, _ in full_dup.duplicate_candidates) == sorted([first.pk, prepared_dup.pk])
+    sql = " ".join(x["sql"] for x in q.captured_queries).upper()
+    assert "PREPARE" not in sql and "EXECUTE" not in sql

@@ -244,3 +244,39 @@ def test_concurrent_retries_create_exactly_one_case(field_area):
         assert in_own_connection(lambda: Case.objects.filter(client_uuid=data["client_uuid"]).count()) == 1
     finally:
         in_own_connection(lambda: purge_cases(client_uuid__in=[data["client_uuid"]]))
+
+
+def test_a_report_reads_nothing_it_already_knows(client_as, field_area):
+    """The category is read once (the view passes it on), the area names come from the geocode, the duplicate
+    links are not read back when none was flagged, no receipt is read before its INSERT (no photos), and the
+    case makes no savepoint of its own inside the view's transaction."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from city_gis.grid.models import Community
+
+    client = client_as("inspector1")
+    with CaptureQueriesContext(connection) as q:
+        r = client.post(URL, body(field_area), format="json")
+    assert r.status_code == 201, r.content
+    sql = [x["sql"] for x in q.captured_queries]
+    assert len([s for s in sql if '"cases_category"' in s]) == 1
+    assert not [s for s in sql if "grid_community" in s or s.startswith('SELECT "cases_duplicatelink"')]
+    assert not [s for s in sql if s.startswith('SELECT "field_app_api_reportreceipt"')]
+    assert len([s for s in sql if s.startswith("SAVEPOINT")]) == 1  # the view's (the test is a transaction)
+    community = Community.objects.select_related("street").get(code=r.json()["geocode"]["community"]["code"])
+    assert r.json()["geocode"]["community"]["name"] == community.name
+    assert r.json()["geocode"]["street"] == {"code": community.street.code, "name": community.street.name}
+    assert r.json()["duplicates"] == []
+
+
+def test_a_retry_answers_with_the_stored_names_and_duplicates(client_as, field_area):
+    """The replay reads what the first answer had in memory: same geocode, same duplicates, same JSON."""
+    c = client_as("inspector1")
+    first = c.post(URL, body(field_area), format="json").json()
+    data = body(field_area)
+    second = c.post(URL, data, format="json")
+    again = c.post(URL, data, format="json")
+    assert (second.status_code, again.status_code) == (201, 200)
+    assert second.json()["duplicates"] and second.json()["duplicates"][0]["number"] == first["number"]
+    assert again.json() == second.json()
