@@ -26,7 +26,7 @@ run: setup
 
 # The suite builds its own small demo city in the test database: the full 90-day demo history is not loaded here.
 test:
-	SETUP_STEPS="packages services browser db venv migrate mapconfig" ./scripts/setup.sh
+	SETUP_STEPS="packages qgis services browser db venv migrate mapconfig" ./scripts/setup.sh
 	$(VENV)/lint-imports
 	$(VENV)/pytest
 

@@ -2,7 +2,8 @@
 # One idempotent set-up for `make run` and `make test` on Debian 12 (root or sudo):
 # Debian packages, a PostgreSQL cluster with PostGIS, the .venv, migrations, demo data, map config.
 # Steps that already happened are skipped; pass SETUP_STEPS="packages db venv migrate demo mapconfig browser"
-# to choose steps (also "services": start Redis and Mosquitto where they are not running).
+# to choose steps (also "services": start Redis and Mosquitto where they are not running; "qgis": the headless
+# QGIS the real-client tests drive).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
@@ -52,6 +53,9 @@ if has_step packages; then
     wanted+=("$p")
   done
   install_packages "${wanted[@]}"
+fi
+# QGIS is a test client only (`make test` asks for this step): `make run` does not wait ~50 s for it.
+if has_step qgis; then
   install_packages "${QGIS_PACKAGES[@]}"
 fi
 # Redis (shared cache: throttles, sessions, lockouts across workers) and Mosquitto (sensor readings) must
@@ -108,8 +112,7 @@ if has_step venv; then
   fi
   if [ "$(cat "$STAMP" 2>/dev/null)" != "$HASH" ]; then
     log "installing the project into .venv"
-    .venv/bin/pip install -q --upgrade pip
-    .venv/bin/pip install -q -e ".[dev]"
+    .venv/bin/pip install -q -e ".[dev]"  # Debian 12's pip (23) installs every wheel we use: no self-upgrade
     echo "$HASH" > "$STAMP"
   fi
 fi
