@@ -25,13 +25,6 @@ from .specs import contains
 log = logging.getLogger(__name__)
 
 
-def regenerate_if_ours() -> bool:
-    if not generated_for_this_database():
-        return False
-    generate_all()
-    return True
-
-
 def outgrown(layer: Layer, changed: tuple[float, float, float, float] | None = None) -> bool:
     """True when `layer`'s data extent (as last refreshed) or the box of its `changed` features is no longer
     inside the coverage the configuration was generated with."""
@@ -60,8 +53,17 @@ def on_layer_changed(sender, layer: Layer, what: str, bbox=None, **kwargs) -> No
 @receiver(post_delete, sender=Layer)
 def on_layer_saved(sender, instance: Layer, **kwargs) -> None:
     def after_commit() -> None:
-        # An updated (restyled, reclassified) or deleted layer: every cached tile of it is stale.
-        if regenerate_if_ours() and kwargs.get("created") is not True:
-            cache.invalidate(instance.name)
+        from .freshness import registry_fingerprint, stored_fingerprint
+        from .paths import config_paths
+
+        if not generated_for_this_database():
+            return
+        # A transaction that saved the layer twice (an import creating it, then completing it) runs this twice
+        # after the same commit: the first regenerates and stores the registry's fingerprint, the second finds
+        # the configuration current. Every save moves updated_at, so a real change always differs.
+        if stored_fingerprint(config_paths()) != registry_fingerprint():
+            generate_all()
+        if kwargs.get("created") is not True:
+            cache.invalidate(instance.name)  # an updated (restyled, reclassified) or deleted layer: tiles stale
 
     transaction.on_commit(after_commit)
