@@ -219,10 +219,8 @@ def record_version(layer: Layer, user, kind: str, comment: str = "", *, ids: Ite
                                 cur.fetchone()[0], envelope)
         cur.execute("DROP TABLE IF EXISTS _version_live, _version_closed")
         # the current rows (of the touched features) as the history stores them
-        cur.execute(sql.SQL("CREATE TEMP TABLE _version_live ON COMMIT DROP AS "
-                            "SELECT t.{pk}::bigint AS fid, {attrs} AS attributes, t.{geom}::geometry AS geom "
-                            "FROM {table} t WHERE {where}{only}").format(
-            pk=pk, attrs=src.attributes(), geom=geom, table=table, where=where, only=only_live), live_params)
+        cur.execute(sql.SQL("CREATE TEMP TABLE _version_live ON COMMIT DROP AS {live}").format(
+            live=_live(src, only_live)), live_params)
         cur.execute("CREATE UNIQUE INDEX ON _version_live (fid)")
         cur.execute("ANALYZE _version_live")
         cur.execute("CREATE TEMP TABLE _version_closed (fid bigint PRIMARY KEY, geom geometry) ON COMMIT DROP")
@@ -268,11 +266,8 @@ def _record_few(layer: Layer, src: Source, user, kind: str, comment: str, restor
     First the open states of the touched features that changed or vanished are closed (returning their
     envelopes); then the touched features without an open state (new, or just closed) get one. Two statements,
     not one, so the second sees the first's closings (the one-open-state index holds at every row)."""
-    table, pk, geom = sql.Identifier(src.table), sql.Identifier(src.id_column), sql.Identifier(src.geom_column)
-    where, params = src.where()
-    live = sql.SQL("SELECT t.{pk}::bigint AS fid, {attrs} AS attributes, t.{geom}::geometry AS geom "
-                   "FROM {table} t WHERE {where} AND t.{pk} = ANY(%s)").format(
-        pk=pk, attrs=src.attributes(), geom=geom, table=table, where=where)
+    _where, params = src.where()
+    live = _live(src, sql.SQL(" AND t.{} = ANY(%s)").format(sql.Identifier(src.id_column)))
     old_extent = layer.extent.ewkt if layer.extent is not None and (layer.feature_count or 0) > 1 else None
     with connection.cursor() as cur:
         cur.execute(sql.SQL(
@@ -309,6 +304,15 @@ def _record_few(layer: Layer, src: Source, user, kind: str, comment: str, restor
         extent.srid = 4490
     version.layer_stats = (count, extent) if extent is not None else None  # refresh_stats(known=…) or a scan
     return version
+
+
+def _live(src: Source, only: sql.Composable) -> sql.Composable:
+    """The layer's current rows (`only` narrows them) as the history stores them: fid, attributes, geom."""
+    where, _params = src.where()
+    return sql.SQL("SELECT t.{pk}::bigint AS fid, {attrs} AS attributes, t.{geom}::geometry AS geom "
+                   "FROM {table} t WHERE {where}{only}").format(
+        pk=sql.Identifier(src.id_column), attrs=src.attributes(), geom=sql.Identifier(src.geom_column),
+        table=sql.Identifier(src.table), where=where, only=only)
 
 
 def _union_box(a, b) -> tuple[float, float, float, float] | None:
